@@ -33,7 +33,6 @@ TINY_SETUPS: list[tuple[str, str, int, list[str]]] = [
     ("MER, decoding every step", "1b", 1, ["phases.1b.feature_cache=false"]),
     ("multitask, LoRA", "3", 1, ["phases.3.train=[lora, adapter.*, fusion]"]),
     ("multitask, QLoRA (4-bit LLM)", "3", 1, ["phases.3.train=[lora, adapter.*, fusion]", "phases.3.lora.quantize=4bit"]),
-    ("multitask, LoRA, 1 process, batch 8", "3", 1, ["phases.3.train=[lora, adapter.*, fusion]"]),
     ("multitask, LoRA, 2 processes ZeRO-2, 4 each", "3", 2,
      ["phases.3.train=[lora, adapter.*, fusion]", "deepspeed=zero2", "phases.3.batch_size=4"]),
 ]

@@ -218,7 +218,7 @@ def read_frames(path: str | os.PathLike, num_frames: int = 8, *, sample_fps: flo
     backend: "auto" (decord, PyAV if decord is missing or refuses the file), "decord", "pyav",
     "pyav-fast" (PyAV skipping non-reference frames) or "pyav-skip-bframes" (skipping all
     B-frames): the nearest decoded frame stands in for a skipped one; see
-    benchmarks/data_pipeline.py for when they win."""
+    benchmarks/decode_speed.py for when they win."""
     path = _check_file(path)
     if is_image_path(path):
         image = read_image(path)

@@ -22,7 +22,7 @@ from pathlib import Path
 from data_pipeline.errors import UserFacingError
 
 TRAIN_SEED, EVAL_SEED = 0, 1  # the held-out set is drawn with a seed the demo never trains on
-DEFAULT_CLIPS, DEFAULT_EVAL_CLIPS = 280, 140
+DEFAULT_CLIPS, DEFAULT_EVAL_CLIPS = 560, 140
 SERVED_NAME = "emollm-tiny-demo"
 ABLATE_TASKS = ("MER", "MSA", "MIR")  # the subtitle ablation re-asks the short-answer tasks
 

@@ -17,9 +17,11 @@ import logging
 import torch
 from torch import nn
 from transformers import AutoModelForCausalLM, PreTrainedModel
+from transformers import initialization as init
 
 from emollm.adapters import build_adapter
 from emollm.configuration_emollm import MODALITIES, EmoLLMConfig
+from emollm.feature_norm import FeatureStandardizer
 from emollm.fusion import FusionEncoder
 from emollm.towers import audio_features, build_tower, tower_kind, vision_features
 
@@ -44,6 +46,14 @@ class EmoLLMPreTrainedModel(PreTrainedModel):
     _no_split_modules = ["Qwen2DecoderLayer", "CLIPEncoderLayer", "ViTLayer", "WhisperEncoderLayer"]
     _skip_keys_device_placement = "past_key_values"
 
+    def _init_weights(self, module):
+        if isinstance(module, FeatureStandardizer):  # identity until fitted (transformers' guarded init
+            init.zeros_(module.mean)  # leaves statistics loaded from a checkpoint alone)
+            init.ones_(module.std)
+            init.zeros_(module.fitted)
+            return
+        super()._init_weights(module)
+
 
 class EmoLLMForConditionalGeneration(EmoLLMPreTrainedModel):
     def __init__(self, config: EmoLLMConfig):
@@ -57,6 +67,10 @@ class EmoLLMForConditionalGeneration(EmoLLMPreTrainedModel):
                 continue
             self.towers[modality] = build_tower(sub_config, specs.towers.get(modality, _default_spec()))
             widths[modality] = tower_kind(sub_config).width(sub_config)
+        # per-(layer, channel) statistics of the frozen towers' output, fitted at the first phase
+        self.feature_norm = nn.ModuleDict(
+            {m: FeatureStandardizer(len(specs.towers.get(m, _default_spec()).feature_layers), widths[m])
+             for m in self.towers})
         self.fusion = None
         if specs.fusion.enabled:
             self.fusion = FusionEncoder(widths["frames"], widths["audio"], specs.fusion)
@@ -141,6 +155,8 @@ class EmoLLMForConditionalGeneration(EmoLLMPreTrainedModel):
     def project_features(self, tower_features: dict[str, torch.Tensor], frames_sample_index=None,
                          audio_sample_index=None) -> dict[str, torch.Tensor]:
         """Tower features -> LLM-width tokens (batch_m, num_tokens, hidden) per modality."""
+        tower_features = {m: self.feature_norm[m](f.to(self.device, torch.float32)) if m in self.feature_norm else f
+                          for m, f in tower_features.items()}
         tokens: dict[str, torch.Tensor] = {}
         for modality in ("frames", "face", "audio"):
             if modality in tower_features and modality in self.adapters:

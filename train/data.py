@@ -6,18 +6,22 @@ of their records, the feature-cache warm-up, and the collator.
   resumed run sees exactly the samples an uninterrupted one would.
 * With frozen towers, `warm_feature_cache` encodes every clip once (`encode_clip`, progress bar)
   and the dataset yields `CachedClip`s read from the cache; otherwise it decodes the media.
+* Before the first phase trains, the model's feature standardisation (`emollm.feature_norm`) is
+  fitted on the tower features of the clips it reads (`clip_features`).
 * The collator is the processor: `processor(conversations, clips, return_labels=True)` pads and
   masks the labels so only the assistant turns are trained.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
@@ -129,6 +133,24 @@ class CachedClips:
             raise RuntimeError(f"{record.id}: not in the feature cache {self.cache.directory}; was it warmed?")
         removed = (VIDEO_FEATURES if "video" in drop else ()) + (("audio",) if "audio" in drop else ())
         return CachedClip({m: f for m, f in features.items() if m not in removed})
+
+
+def clip_features(model, processor, sources: list[Source], clips) -> Iterator[dict]:
+    """Tower features of each distinct clip the phase reads, in record order: from the cache when
+    `clips` reads it, else encoded (for fitting the model's feature standardisation)."""
+    seen = set()
+    for source in sources:
+        for record in source.records:
+            media = record_inputs(record).media
+            identity = json.dumps(media, sort_keys=True, default=str)
+            if not media or identity in seen:
+                continue
+            seen.add(identity)
+            if isinstance(clips, CachedClips):
+                yield clips(record, media, set()).features
+            else:
+                with torch.no_grad():
+                    yield encode_clip(model, processor, None, **media)[0].features
 
 
 class DecodedClips:

@@ -27,10 +27,19 @@ import torch
 
 from data_pipeline.errors import ConfigError
 from emollm.feature_cache import FeatureCache
+from emollm.feature_norm import fit_feature_norms
 from train import outputs
 from train.checkpoints import CompletionMarker, latest_complete
 from train.curriculum import BASE, Curriculum, Phase, deepspeed_path
-from train.data import CachedClips, Collator, DecodedClips, build_dataset, load_sources, warm_feature_cache
+from train.data import (
+    CachedClips,
+    Collator,
+    DecodedClips,
+    build_dataset,
+    clip_features,
+    load_sources,
+    warm_feature_cache,
+)
 from train.distributed import World, barrier
 from train.freezing import log_trainable, select_trainable, trainable_names
 from train.lora import attach_lora, load_phase_model
@@ -148,7 +157,10 @@ def trained_state(trainer) -> dict[str, torch.Tensor]:
         state = trainer.accelerator.get_state_dict(trainer.model_wrapped)
     else:
         state = model.state_dict()
-    return {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in (state or {}).items() if k in names}
+    trained = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in (state or {}).items() if k in names}
+    # the feature standardisation's statistics (buffers, fitted by the first phase) go with them
+    trained.update({f"feature_norm.{k}": v.detach().cpu() for k, v in model.feature_norm.state_dict().items()})
+    return trained
 
 
 def peak_memory_mb() -> float:
@@ -183,6 +195,7 @@ def run_phase(run: Run, name: str, resume: bool = False) -> dict:
     steps = phase_steps(run, phase, sum(len(s.records) for s in sources))
     global_batch = phase.batch_size * phase.grad_accum * run.world.world_size
     clips = clip_source(run, phase, model, processor, sources)
+    fit_feature_norms(model, clip_features(model, processor, sources, clips))  # no-op once fitted
     dataset = build_dataset(phase, sources, steps * global_batch, run.curriculum.seed, clips)
     logger.info("phase %s: %d steps x %d samples; mixture %s", name, steps, global_batch, dataset.counts())
 

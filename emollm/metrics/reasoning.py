@@ -53,7 +53,8 @@ def parse_chain(text: str) -> Chain:
         chain.problems.append("text before <think>")
     found = list(_FIELD_LINE.finditer(reasoning))
     names = [_CANONICAL[m.group(1).lower()] for m in found]
-    for name, match, after in zip(names, found, [*found[1:], None], strict=True):
+    following = [*found[1:], None] if found else []
+    for name, match, after in zip(names, found, following, strict=True):
         end = after.start() if after else len(reasoning)
         chain.fields.setdefault(name, reasoning[match.end():end].strip())
     missing = [f for f in CHAIN_FIELDS if f not in chain.fields]

@@ -33,6 +33,7 @@ def test_parse_chain_well_formed():
     (GOOD.replace("That is great news!", ""), "empty reply"),
     (GOOD.replace("joyful", ""), "empty fields: Speaker emotion"),
     ("Sure! " + GOOD, "text before <think>"),
+    ("<think>\nno fields at all\n</think>\nOkay.", "missing fields: Event scenario"),  # once crashed the scorer
     (GOOD + "<think>again</think>", "not exactly one <think>...</think> block"),
     (GOOD.replace("Event scenario: A friend passed the exam.\nSpeaker emotion: joyful",
                   "Speaker emotion: joyful\nEvent scenario: A friend passed the exam."), "fields out of order"),

@@ -57,7 +57,8 @@ def test_qlora_phase_trains_on_cpu_and_saves_a_merged_model(tmp_path, tiny_curri
     assert rows["lora"]["trainable"] > 0 and rows["llm"]["trainable"] == 0
     assert all(torch.isfinite(torch.tensor(info["loss_curve"])))
     before, after = load_file(tiny_model_dir / "model.safetensors"), load_file(out / "3" / "model.safetensors")
-    assert before.keys() == after.keys() and all(t.dtype == torch.float32 for t in after.values())
+    assert before.keys() == after.keys()
+    assert all(t.dtype == torch.float32 for t in after.values() if t.is_floating_point())  # not 4-bit, not bf16
     q_proj = "language_model.model.layers.0.self_attn.q_proj.weight"
     assert not torch.equal(before[q_proj], after[q_proj])  # LoRA merged into the full-precision base
     assert torch.equal(before["towers.audio.conv1.weight"], after["towers.audio.conv1.weight"])

@@ -30,6 +30,8 @@ def tiny_run(tmp_path_factory, tiny_curriculum, tiny_overrides):
 
 
 def _component_of(name: str, parts: dict[str, list[str]]) -> str:
+    if name.startswith("feature_norm."):
+        return "feature_norm"
     for part in ("tower.frames", "tower.face", "tower.audio", "adapter.frames", "adapter.face", "adapter.audio",
                  "adapter.fusion", "fusion", "llm"):
         if name in parts.get(part, ()):
@@ -57,7 +59,8 @@ def test_each_phase_changes_exactly_what_it_names(tiny_run, tiny_model_dir):
     out, curriculum = tiny_run
     model = EmoLLMForConditionalGeneration.from_pretrained(out / "final")
     parts = selectable_parts(model)
-    expected = {"1a": {"adapter.audio", "llm"}, "1b": {"adapter.frames", "adapter.face", "llm"},
+    # feature_norm: statistics fitted once, at the first phase
+    expected = {"1a": {"adapter.audio", "llm", "feature_norm"}, "1b": {"adapter.frames", "adapter.face", "llm"},
                 "2": {"adapter.frames", "adapter.face", "adapter.audio", "adapter.fusion", "fusion", "llm"},
                 "3": {"adapter.frames", "adapter.face", "adapter.audio", "adapter.fusion", "fusion", "llm"}}
     for name, phase in curriculum.phases.items():

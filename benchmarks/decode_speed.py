@@ -2,7 +2,7 @@
 decoding every frame, audio at 16 kHz + Whisper log-mel, on generated 10 s 1280x720 x264 clips
 (default GOP of 250, B-frames). Prints a Markdown table.
 
-    python benchmarks/data_pipeline.py [--clips 2] [--seconds 10] [--workdir DIR]
+    python benchmarks/decode_speed.py [--clips 2] [--seconds 10] [--workdir DIR]
 
 "x real time" is clip seconds per second of work (higher is faster). The feature-cache row is
 measured on the tiny preset's towers (`emollm.feature_cache`).
