@@ -138,7 +138,7 @@ def p2e_tiny_rows(work: Path, heldout_clips: int) -> list[dict]:
     heldout = generate_synthetic(work / "heldout", n=heldout_clips, seed=1, progress=False)
     accuracy, answered = mer_accuracy(work / "p2e-run" / "final", heldout, work / "heldout-cache")
     phases = {p: json.loads((work / "p2e-run" / p / "training.json").read_text())["metrics"]
-              for p in ("1a", "1b", "2", "3")}
+              for p in ("0", "1a", "1b", "2", "3")}
     row = {"run": "p2e-tiny, fresh (data generated)", "wall (s)": round(seconds, 1)}
     row |= {f"phase {p} (s)": m["seconds"] for p, m in phases.items()}
     row |= {"held-out MER clips": answered, "MER accuracy": round(accuracy, 3)}

@@ -146,8 +146,12 @@ class Phase(_Strict):
                          - set(self.optim.lr))
         if missing:
             raise ValueError(f"optim.lr has no learning rate for the trained group(s) {', '.join(missing)}")
-        if set(self.drop) >= {"video", "audio"}:
-            raise ValueError("drop removes both video and audio: the phase would see no media")
+        if set(self.drop) >= {"video", "audio"}:  # a text-only phase: only the LLM can learn
+            media_parts = sorted(c for s in self.train for c in fnmatch.filter(COMPONENT_GROUPS, s)
+                                 if c.startswith(("adapter.", "fusion", "tower.")))
+            if media_parts:
+                raise ValueError(f"drop removes both video and audio, so {', '.join(media_parts)} would get no "
+                                 "gradient; train only llm / lora in a text-only phase")
         return self
 
     def groups(self) -> set[str]:

@@ -126,7 +126,7 @@ class CachedClips:
 
     def __call__(self, record: Record, media: dict, drop: set[str]):
         key = self.keys.get(record.id)
-        if key is None:
+        if key is None or not media:  # text-only record, or both media dropped
             return None
         features = self.cache.get(key)
         if features is None:
@@ -193,7 +193,7 @@ class MixtureDataset(Dataset):
         for modality in ("video", "audio", "subtitle"):
             if rng.random() < getattr(self.dropout, modality):
                 drop.add(modality)
-        if {"video", "audio"} <= drop:  # never both: a clip keeps one of its media
+        if {"video", "audio"} <= drop and not {"video", "audio"} <= self.drop:  # random dropout keeps one medium
             drop.discard("audio" if "audio" not in self.drop else "video")
         return drop
 

@@ -24,6 +24,7 @@ STEPS = 4
 
 def _phase_1a(tiny_curriculum, out, tiny_overrides, batch_size):
     return ["train", "--config", str(tiny_curriculum), "--out", str(out), "--phase", "1a", *tiny_overrides,
+            "phases.1a.init=base",
             f"steps={STEPS}", f"phases.1a.batch_size={batch_size}", "phases.1a.logging_steps=1"]
 
 

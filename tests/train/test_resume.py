@@ -23,6 +23,7 @@ STEPS = 10
 
 def _args(tiny_curriculum, out, tiny_overrides):
     return ["train", "--config", str(tiny_curriculum), "--out", str(out), "--phase", "1a", *tiny_overrides,
+            "phases.1a.init=base",
             f"steps={STEPS}", "phases.1a.batch_size=4", "phases.1a.save_steps=2", "phases.1a.logging_steps=1",
             "phases.1a.modality_dropout.subtitle=0.5", "phases.1a.keep_checkpoints=5"]
 

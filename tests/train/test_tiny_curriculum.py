@@ -24,8 +24,10 @@ def tiny_run(tmp_path_factory, tiny_curriculum, tiny_overrides):
     curriculum = load_curriculum(tiny_curriculum)
     per_phase = [f"phases.{p}.{k}={v}" for p in curriculum.phases
                  for k, v in {"batch_size": 4, "logging_steps": 1, "save_steps": 4}.items()]
+    # phase 2's shipped rates (5e-4) are for 100 steps of 16; at 8 steps of 4 its loss only wanders
+    faster = "phases.2.optim.lr={adapters: 2.0e-3, fusion: 2.0e-3, llm: 2.0e-3}"
     assert run(["train", "--config", str(tiny_curriculum), "--out", str(out), *tiny_overrides,
-                f"steps={STEPS}", *per_phase]) == 0
+                f"steps={STEPS}", *per_phase, faster]) == 0
     return out, curriculum
 
 
@@ -59,8 +61,9 @@ def test_each_phase_changes_exactly_what_it_names(tiny_run, tiny_model_dir):
     out, curriculum = tiny_run
     model = EmoLLMForConditionalGeneration.from_pretrained(out / "final")
     parts = selectable_parts(model)
-    # feature_norm: statistics fitted once, at the first phase
-    expected = {"1a": {"adapter.audio", "llm", "feature_norm"}, "1b": {"adapter.frames", "adapter.face", "llm"},
+    # feature_norm: statistics fitted once, at the first phase (the text-only warm-up warms the cache too)
+    expected = {"0": {"llm", "feature_norm"}, "1a": {"adapter.audio", "llm"},
+                "1b": {"adapter.frames", "adapter.face", "llm"},
                 "2": {"adapter.frames", "adapter.face", "adapter.audio", "adapter.fusion", "fusion", "llm"},
                 "3": {"adapter.frames", "adapter.face", "adapter.audio", "adapter.fusion", "fusion", "llm"}}
     for name, phase in curriculum.phases.items():
