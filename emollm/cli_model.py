@@ -25,13 +25,19 @@ def model_summary(name_or_dir: str) -> dict:
     import torch
 
     from emollm.configuration_emollm import EmoLLMConfig
-    from emollm.presets import build_config, build_model, load_preset
+    from data_pipeline.errors import ConfigError
+    from emollm.presets import build_config, build_model, load_preset, load_tokenizer
 
     path = Path(name_or_dir)
     if (path / "config.json").exists():
         config = EmoLLMConfig.from_pretrained(path)
     else:
-        config = build_config(load_preset(name_or_dir))
+        preset = load_preset(name_or_dir)
+        try:  # a random-init LLM's vocabulary is sized to its tokenizer (the tiny one ships)
+            tokenizer = load_tokenizer(preset)
+        except ConfigError:  # not downloaded here: the preset's own vocab_size counts
+            tokenizer = None
+        config = build_config(preset, tokenizer)
     with torch.device("meta"):
         model = build_model(config)
     rows = []

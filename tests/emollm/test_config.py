@@ -44,3 +44,11 @@ def test_nano_2b_info_counts_on_meta_device_without_downloads():
     summary = json.loads(out.stdout[out.stdout.index("{"):])
     assert 2.0e9 <= summary["total_parameters"] <= 2.4e9
     assert summary["multimodal_tokens_per_clip"] <= 70
+
+
+def test_tiny_info_counts_the_model_that_is_built(tiny_model):
+    """`emollm info tiny` sizes the vocabulary to the shipped tokenizer, as building the model does."""
+    from emollm.cli_model import model_summary
+
+    model, _ = tiny_model
+    assert model_summary("tiny")["total_parameters"] == sum(p.numel() for p in model.parameters())
