@@ -97,6 +97,8 @@ def training_arguments(run: Run, name: str, phase: Phase, steps: int):
         learning_rate=max(phase.optim.lr.values()), weight_decay=phase.optim.weight_decay,
         lr_scheduler_type=phase.optim.scheduler, warmup_steps=phase.optim.warmup_ratio,
         max_grad_norm=phase.optim.max_grad_norm, bf16=phase.precision == "bf16",
+        # bf16 autocast on a CPU-only machine: the Trainer refuses bf16 there unless told it's a CPU run
+        use_cpu=phase.precision == "bf16" and not ds and not torch.cuda.is_available(),
         gradient_checkpointing=phase.gradient_checkpointing,
         gradient_checkpointing_kwargs={"use_reentrant": False} if phase.gradient_checkpointing else None,
         deepspeed=str(deepspeed_path(ds)) if ds else None, seed=run.curriculum.seed,

@@ -52,7 +52,8 @@ def test_qlora_phase_trains_on_cpu_and_saves_a_merged_model(tmp_path, tiny_curri
     out = tmp_path / "qlora"
     assert run(["train", "--config", str(tiny_curriculum), "--out", str(out), "--phase", "3", *tiny_overrides,
                 "phases.3.init=base", "phases.3.lora.quantize=4bit", "phases.3.train=[lora, adapter.*]",
-                "phases.3.batch_size=2", "phases.3.logging_steps=1", "steps=3"]) == 0
+                "phases.3.batch_size=2", "phases.3.logging_steps=1", "steps=3",
+                "phases.3.precision=bf16"]) == 0  # bf16 compute, as on a GPU (the Trainer refused it on CPU)
     info = json.loads((out / "3" / "training.json").read_text())
     rows = {r["component"]: r for r in info["trainable"]}
     assert rows["lora"]["trainable"] > 0 and rows["llm"]["trainable"] == 0
