@@ -234,9 +234,13 @@ def run_phase(run: Run, name: str, resume: bool = False) -> dict:
 
 def release(trainer) -> None:
     """Free the phase's model and DeepSpeed engine before the next phase loads its own."""
+    from accelerate.state import AcceleratorState
     from transformers.integrations.deepspeed import unset_hf_deepspeed_config
 
     trainer.accelerator.free_memory()
     unset_hf_deepspeed_config()
+    # Accelerate fixes mixed precision for the process's lifetime; the next phase (or run) may
+    # differ (fp32 alignment, then bf16 tuning). The process group (PartialState) stays.
+    AcceleratorState._reset_state()
     del trainer
     gc.collect()
