@@ -24,8 +24,8 @@ def model_summary(name_or_dir: str) -> dict:
     """Build the model on the meta device (nothing downloaded, no memory) and count per component."""
     import torch
 
-    from emollm.configuration_emollm import EmoLLMConfig
     from data_pipeline.errors import ConfigError
+    from emollm.configuration_emollm import EmoLLMConfig
     from emollm.presets import build_config, build_model, load_preset, load_tokenizer
 
     path = Path(name_or_dir)

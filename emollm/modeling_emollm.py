@@ -47,8 +47,9 @@ class EmoLLMPreTrainedModel(PreTrainedModel):
     _skip_keys_device_placement = "past_key_values"
 
     def _init_weights(self, module):
-        if isinstance(module, FeatureStandardizer):  # identity until fitted (transformers' guarded init
-            init.zeros_(module.mean)  # leaves statistics loaded from a checkpoint alone)
+        if isinstance(module, FeatureStandardizer):
+            # identity until fitted; transformers' guarded init leaves statistics loaded from a checkpoint alone
+            init.zeros_(module.mean)
             init.ones_(module.std)
             init.zeros_(module.fitted)
             return

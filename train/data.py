@@ -14,7 +14,6 @@ of their records, the feature-cache warm-up, and the collator.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -93,20 +92,27 @@ def load_sources(curriculum: Curriculum, phase_name: str) -> list[Source]:
 
 
 # --- feature cache -----------------------------------------------------------------------------
-def warm_feature_cache(model, processor, sources: list[Source], cache: FeatureCache, rank: int = 0,
-                       world_size: int = 1) -> dict[str, str]:
-    """Encode every clip the phase reads once (ranks split the work); return {record id: cache key}."""
-    fingerprint = model_fingerprint(model)
+def distinct_clips(fingerprint: str, processor, sources: list[Source]) -> tuple[dict[str, str], dict[str, dict]]:
+    """({record id: cache key}, {cache key: media}) over the records the phase reads: each clip
+    once, however many records (tasks) share it."""
     settings = processor_settings(processor)
     keys: dict[str, str] = {}
-    todo: dict[str, dict] = {}
+    media_of: dict[str, dict] = {}
     for source in sources:
         for record in source.records:
             media = record_inputs(record).media
             if media:
                 key = clip_key(fingerprint, settings, **media)
                 keys[record.id] = key
-                todo.setdefault(key, media)
+                media_of.setdefault(key, media)
+    return keys, media_of
+
+
+def warm_feature_cache(model, processor, sources: list[Source], cache: FeatureCache, rank: int = 0,
+                       world_size: int = 1) -> dict[str, str]:
+    """Encode every clip the phase reads once (ranks split the work); return {record id: cache key}."""
+    fingerprint = model_fingerprint(model)  # hashes the tower weights: once per phase
+    keys, todo = distinct_clips(fingerprint, processor, sources)
     mine = list(todo.items())[rank::world_size]
     encoded = 0
     for key, media in tqdm(mine, desc="feature cache", unit="clip", disable=rank != 0):
@@ -136,21 +142,16 @@ class CachedClips:
 
 
 def clip_features(model, processor, sources: list[Source], clips) -> Iterator[dict]:
-    """Tower features of each distinct clip the phase reads, in record order: from the cache when
-    `clips` reads it, else encoded (for fitting the model's feature standardisation)."""
-    seen = set()
-    for source in sources:
-        for record in source.records:
-            media = record_inputs(record).media
-            identity = json.dumps(media, sort_keys=True, default=str)
-            if not media or identity in seen:
-                continue
-            seen.add(identity)
-            if isinstance(clips, CachedClips):
-                yield clips(record, media, set()).features
-            else:
-                with torch.no_grad():
-                    yield encode_clip(model, processor, None, **media)[0].features
+    """Tower features of each distinct clip the phase reads (for fitting the model's feature
+    standardisation): read from the warmed cache when `clips` uses it, else encoded once."""
+    if isinstance(clips, CachedClips):
+        for key in dict.fromkeys(clips.keys.values()):
+            yield clips.cache.get(key)
+        return
+    _, media_of = distinct_clips(model_fingerprint(model), processor, sources)
+    for media in media_of.values():
+        with torch.no_grad():
+            yield encode_clip(model, processor, None, **media)[0].features
 
 
 class DecodedClips:
