@@ -1,7 +1,7 @@
 """The OpenAI-style HTTP API, following vLLM's conventions, on FastAPI.
 
-`/v1/models`, `/v1/chat/completions`, `/v1/completions` (behind `--api-key` when set), and
-`/health`, `/metrics`, `/version`, `/tokenize`, `/detokenize`. Every error is
+`/v1/models`, `/v1/chat/completions`, `/v1/completions`, `/tokenize`, `/detokenize` (also under
+`/v1`; all behind `--api-key` when set), and `/health`, `/metrics`, `/version` (open). Every error is
 `{"error": {"message", "type", "param", "code"}}` with its HTTP status, FastAPI's own validation
 errors and malformed JSON included (400, as vLLM answers them).
 """
@@ -75,7 +75,37 @@ def create_app(engine: Engine, settings: APISettings | None = None, fetcher: Med
     _install_middleware(app, engine, settings)
     app.include_router(_system_routes(engine))
     app.include_router(_v1_routes(engine, settings, fetcher))
+    _publish_limits(app, engine, settings)
     return app
+
+
+def _publish_limits(app: FastAPI, engine: Engine, settings: APISettings) -> None:
+    """Put this server's limits into its OpenAPI schema (`model` names, `max_tokens`, `n`), so a
+    client generated from `/openapi.json` sends requests the server accepts."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schemas = build()["components"]["schemas"]
+            max_tokens = min(engine.limits.max_tokens or engine.max_model_len, engine.max_model_len - 1)
+            for name in ("ChatCompletionRequest", "CompletionRequest", "TokenizeRequest", "DetokenizeRequest"):
+                _bound(schemas[name], "model", enum=list(settings.served_model_names))
+            for name, fields in (("ChatCompletionRequest", ("max_tokens", "max_completion_tokens")),
+                                 ("CompletionRequest", ("max_tokens",))):
+                for key in fields:
+                    _bound(schemas[name], key, maximum=max_tokens)
+                _bound(schemas[name], "n", maximum=engine.limits.max_batch_size)
+        return app.openapi_schema
+
+    app.openapi = openapi
+
+
+def _bound(model_schema: dict, field_name: str, **constraints) -> None:
+    """Add constraints to a field's non-null type (pydantic writes `X | None` as anyOf [X, null])."""
+    prop = model_schema["properties"][field_name]
+    for option in prop.get("anyOf", [prop]):
+        if option.get("type") != "null":
+            option.update(constraints)
 
 
 # --- errors --------------------------------------------------------------------------------------
@@ -231,7 +261,8 @@ def _v1_routes(engine: Engine, settings: APISettings, fetcher: MediaFetcher) -> 
                            f"{', '.join(settings.served_model_names)}", param="model", code="model_not_found")
         return requested or settings.served_model_names[0]
 
-    open_router = APIRouter()
+    # /tokenize decodes media too: behind the key at the root as under /v1 (vLLM leaves the root open)
+    keyed_root = APIRouter(dependencies=[Depends(require_key)])
     router = APIRouter(prefix="/v1", dependencies=[Depends(require_key)])
 
     @router.get("/models", response_model=ModelList)
@@ -262,7 +293,7 @@ def _v1_routes(engine: Engine, settings: APISettings, fetcher: MediaFetcher) -> 
                  responses={200: {"content": {"text/event-stream": {}}}})
     async def completions(body: CompletionRequest, request: Request):
         model = model_name(body.model)
-        params = sampling_params(body, chat=False)
+        params = sampling_params(body, chat=False, max_tokens_cap=engine.limits.max_tokens)
         prompts = _prompts(body.prompt, engine)
         requests = [EngineRequest(prompt=p, params=params, choice_offset=i * params.n) for i, p in enumerate(prompts)]
         echo = [_prompt_text(p, engine) for p in prompts for _ in range(params.n)] if body.echo else []
@@ -274,7 +305,7 @@ def _v1_routes(engine: Engine, settings: APISettings, fetcher: MediaFetcher) -> 
                                      media_type="text/event-stream")
         return await completion_response(stream, model, len(prompts) * params.n, params.logprobs, echo)
 
-    @open_router.post("/tokenize", response_model=TokenizeResponse)
+    @keyed_root.post("/tokenize", response_model=TokenizeResponse)
     async def tokenize(body: TokenizeRequest):
         model_name(body.model)
         if (body.prompt is None) == (body.messages is None):
@@ -286,7 +317,7 @@ def _v1_routes(engine: Engine, settings: APISettings, fetcher: MediaFetcher) -> 
             tokens = await run_in_threadpool(_tokenize_chat, engine, fetcher, body)
         return TokenizeResponse(count=len(tokens), max_model_len=engine.max_model_len, tokens=tokens)
 
-    @open_router.post("/detokenize", response_model=DetokenizeResponse)
+    @keyed_root.post("/detokenize", response_model=DetokenizeResponse)
     async def detokenize(body: DetokenizeRequest):
         model_name(body.model)
         vocab = len(engine.tokenizer)
@@ -294,10 +325,10 @@ def _v1_routes(engine: Engine, settings: APISettings, fetcher: MediaFetcher) -> 
             raise bad_request(f"token ids must lie in [0, {vocab})", "tokens")
         return DetokenizeResponse(prompt=engine.tokenizer.decode(body.tokens))
 
-    router.include_router(open_router)  # /v1/tokenize too
+    router.include_router(keyed_root)  # /v1/tokenize too
     outer = APIRouter()
     outer.include_router(router)
-    outer.include_router(open_router)
+    outer.include_router(keyed_root)
     return outer
 
 
@@ -313,9 +344,12 @@ def _prompts(prompt, engine: Engine) -> list[str | list[int]]:
     if not prompts:
         raise bad_request("prompt is empty", "prompt", "empty_prompt")
     reserved = set((engine.model.config.placeholder_token_ids or {}).values())
+    vocab = len(engine.tokenizer)
     for index, item in enumerate(prompts):
         if isinstance(item, str):
             _checked_text(item, f"prompt[{index}]")
+        elif any(not 0 <= t < vocab for t in item):
+            raise bad_request(f"prompt[{index}]: token ids must lie in [0, {vocab})", "prompt", "invalid_token")
         elif reserved & set(item):
             raise bad_request(f"prompt[{index}]: holds reserved media placeholder token ids", "prompt", "reserved_token")
     return prompts

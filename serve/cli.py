@@ -23,6 +23,10 @@ def register(subparsers) -> None:
     api.add_argument("--served-model-name", nargs="+", help="model name(s) clients use (default: the dir's name)")
     api.add_argument("--allowed-local-media-path", help="file:// media URLs are allowed under this folder only")
     api.add_argument("--allow-remote-media", action="store_true", help="fetch http(s) media URLs (off by default)")
+    api.add_argument("--allowed-media-domains", nargs="+", help="remote media only from these host names "
+                     "(exact match, checked again at every redirect)")
+    api.add_argument("--allow-private-media-hosts", action="store_true",
+                     help="let remote media come from private, loopback and link-local addresses (off: SSRF)")
     api.add_argument("--remote-media-timeout", type=float, default=10.0, help="seconds per remote fetch")
     api.add_argument("--no-ui", action="store_true", help="do not mount the chat UI on /ui")
     serve.set_defaults(func=run_serve)
@@ -38,7 +42,7 @@ def _common(parser: argparse.ArgumentParser, port: int) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=port)
     parser.add_argument("--api-key", default=os.environ.get("EMOLLM_API_KEY"),
-                        help="bearer key for every /v1 route and the chat (env EMOLLM_API_KEY)")
+                        help="bearer key for /v1, /tokenize, /detokenize and the chat (env EMOLLM_API_KEY)")
     limits = parser.add_argument_group("limits")
     limits.add_argument("--max-model-len", type=int, help="prompt + completion tokens (default: the model's)")
     limits.add_argument("--max-tokens", type=int, help="most tokens one request may generate")
@@ -79,7 +83,13 @@ def _policy(args):
     local = getattr(args, "allowed_local_media_path", None)
     if local and not Path(local).is_dir():
         raise UserFacingError(f"--allowed-local-media-path {local}: not a folder")
-    return MediaPolicy(allowed_local_media_path=local, allow_remote_media=getattr(args, "allow_remote_media", False),
+    remote = getattr(args, "allow_remote_media", False)
+    domains = getattr(args, "allowed_media_domains", None)
+    if domains and not remote:
+        raise UserFacingError("--allowed-media-domains needs --allow-remote-media (remote media are off)")
+    return MediaPolicy(allowed_local_media_path=local, allow_remote_media=remote,
+                       allowed_media_domains=tuple(domains) if domains else None,
+                       allow_private_media_hosts=getattr(args, "allow_private_media_hosts", False),
                        remote_timeout=getattr(args, "remote_media_timeout", 10.0), max_media_bytes=args.max_media_bytes,
                        max_media_seconds=args.max_media_seconds, limit_mm_per_prompt=limit_mm)
 
@@ -92,7 +102,7 @@ def _chat_ui(engine, args, policy):
     except Exception as error:  # examples are a convenience: the chat works without them
         logger.warning("no chat examples (%s)", error)
         examples = []
-    return ChatUI(engine, api_key=args.api_key, policy=policy, examples=examples)
+    return ChatUI(engine, api_key=args.api_key, policy=policy, examples=examples, examples_dir=args.examples_dir)
 
 
 def run_serve(args) -> int:

@@ -133,8 +133,12 @@ def _checked_text(text: str, param: str) -> str:
     return text
 
 
-def sampling_params(request, chat: bool) -> SamplingParams:
-    """The generation settings of a chat or completion request, checked."""
+COMPLETION_MAX_TOKENS = 16  # OpenAI's and vLLM's default for /v1/completions
+
+
+def sampling_params(request, chat: bool, max_tokens_cap: int | None = None) -> SamplingParams:
+    """The generation settings of a chat or completion request, checked. A completion without
+    `max_tokens` gets 16 tokens, or the server's `--max-tokens` (`max_tokens_cap`) when lower."""
     if request.presence_penalty or request.frequency_penalty:
         raise bad_request("presence_penalty and frequency_penalty are not supported (only 0)",
                           "presence_penalty" if request.presence_penalty else "frequency_penalty", "unsupported")
@@ -147,7 +151,8 @@ def sampling_params(request, chat: bool) -> SamplingParams:
         if top and not logprobs:
             raise bad_request("top_logprobs needs logprobs=true", "top_logprobs")
     else:
-        max_tokens, logprobs, top = request.max_tokens, request.logprobs is not None, request.logprobs or 0
+        max_tokens = request.max_tokens or min(COMPLETION_MAX_TOKENS, max_tokens_cap or COMPLETION_MAX_TOKENS)
+        logprobs, top = request.logprobs is not None, request.logprobs or 0
     return SamplingParams(
         max_tokens=max_tokens, temperature=1.0 if request.temperature is None else request.temperature,
         top_p=1.0 if request.top_p is None else request.top_p, n=request.n, seed=request.seed,

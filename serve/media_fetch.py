@@ -3,7 +3,13 @@
 * `data:` URLs (base64, or percent-encoded) are decoded into a private temporary file;
 * `file://` URLs only under `--allowed-local-media-path` (resolved first: `..` and symlinks can't
   leave it), as vLLM does;
-* `http(s)://` only with `--allow-remote-media`, with a timeout and a size cap.
+* `http(s)://` only with `--allow-remote-media`: hosts in `--allowed-media-domains` (when given),
+  never private, loopback or link-local addresses (unless `--allow-private-media-hosts`), every
+  redirect hop checked again; with a timeout and a size cap.
+
+`MediaPolicy.local_file` and `MediaPolicy.check_url` are the one decision on where media may come
+from, for the API (`file://`, `http(s)://`) and for the chat (its uploads, example clips and the
+allowed local folder: `extra_local_roots`).
 
 Every file is then probed (container headers only) for the stream the part needs and for the
 size and length limits; anything wrong is an `APIError` naming the part (`param`) and the reason.
@@ -13,13 +19,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import json
 import logging
 import mimetypes
 import os
+import socket
 import tempfile
 import urllib.parse
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from data_pipeline.errors import MediaError
@@ -39,14 +47,71 @@ class MediaPolicy:
 
     allowed_local_media_path: Path | None = None
     allow_remote_media: bool = False
+    allowed_media_domains: tuple[str, ...] | None = None  # None: any public host
+    allow_private_media_hosts: bool = False
     remote_timeout: float = 10.0
+    max_redirects: int = 5
     max_media_bytes: int = 64 * 2**20
     max_media_seconds: float = 600.0
     limit_mm_per_prompt: dict[str, int] = field(default_factory=lambda: {k: 1 for k in MEDIA_KINDS})
+    extra_local_roots: tuple[Path, ...] = ()  # the chat's upload folder and example clips
 
     def __post_init__(self):
         if self.allowed_local_media_path is not None:
             self.allowed_local_media_path = Path(self.allowed_local_media_path).resolve()
+        self.extra_local_roots = tuple(Path(root).resolve() for root in self.extra_local_roots)
+        if self.allowed_media_domains is not None:
+            self.allowed_media_domains = tuple(d.strip().lower().rstrip(".") for d in self.allowed_media_domains)
+
+    def with_local_roots(self, *roots: str | os.PathLike) -> MediaPolicy:
+        """The same policy, also trusting these folders (the chat's uploads and examples)."""
+        return replace(self, extra_local_roots=self.extra_local_roots + tuple(Path(r) for r in roots))
+
+    @property
+    def local_roots(self) -> tuple[Path, ...]:
+        return ((self.allowed_local_media_path,) if self.allowed_local_media_path else ()) + self.extra_local_roots
+
+    def local_file(self, raw: str | os.PathLike, param: str) -> Path:
+        """The resolved file if it lies under an allowed folder (after `..` and symlinks), else 403."""
+        roots = self.local_roots
+        if not roots:
+            raise APIError(403, f"{param}: local files are refused; the server was started without "
+                           "--allowed-local-media-path", param=param, code="local_media_not_allowed")
+        path = Path(os.path.realpath(raw))
+        if not any(path.is_relative_to(root) for root in roots):
+            raise APIError(403, f"{param}: {raw} is outside the allowed media folders ("
+                           f"{', '.join(map(str, roots))}); upload the file, or use --allowed-local-media-path",
+                           param=param, code="local_media_not_allowed")
+        if not path.is_file():
+            raise bad_request(f"{param}: file not found: {raw}", param, "media_not_found")
+        return path
+
+    def check_url(self, url: str, param: str) -> None:
+        """An http(s) URL may be fetched: remote media on, host allowed, no private address (403)."""
+        if not self.allow_remote_media:
+            raise APIError(403, f"{param}: remote media URLs are off; send the media as a base64 data: URL, or "
+                           "start the server with --allow-remote-media", param=param, code="remote_media_not_allowed")
+        parts = urllib.parse.urlsplit(url)
+        host = (parts.hostname or "").lower().rstrip(".")
+        if parts.scheme.lower() not in ("http", "https") or not host:
+            raise bad_request(f"{param}: {_short(url)} is not an http(s) URL with a host", param, "invalid_media_url")
+        if self.allowed_media_domains is not None and host not in self.allowed_media_domains:
+            raise APIError(403, f"{param}: the host {host} is not in --allowed-media-domains "
+                           f"({', '.join(self.allowed_media_domains) or 'empty'})", param=param,
+                           code="media_domain_not_allowed")
+        if self.allow_private_media_hosts:
+            return
+        try:
+            addresses = {info[4][0] for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)}
+        except (OSError, UnicodeError) as error:
+            raise bad_request(f"{param}: can't resolve {host} ({error})", param, "media_fetch_failed") from None
+        for address in addresses:
+            ip = ipaddress.ip_address(address.split("%")[0])
+            ip = getattr(ip, "ipv4_mapped", None) or ip  # ::ffff:127.0.0.1 is loopback too
+            if not ip.is_global or ip.is_multicast:
+                raise APIError(403, f"{param}: {host} resolves to {ip}, a private, loopback or link-local address; "
+                               "start the server with --allow-private-media-hosts to fetch from it", param=param,
+                               code="media_host_not_allowed")
 
 
 def parse_limit_mm(text: str | None) -> dict[str, int]:
@@ -119,8 +184,8 @@ class MediaFetcher:
         return media
 
     def local(self, path: str | os.PathLike, kind: str, param: str) -> FetchedMedia:
-        """A file already on this machine (chat UI uploads): only the checks."""
-        media = FetchedMedia(Path(path), kind, param, owned=False)
+        """A file already on this machine (the chat's uploads and examples): the policy, then the checks."""
+        media = FetchedMedia(self.policy.local_file(path, param), kind, param, owned=False)
         self.check(media)
         return media
 
@@ -159,40 +224,34 @@ class MediaFetcher:
         return FetchedMedia(Path(name), kind, param, owned=True)
 
     def _from_local_path(self, url: str, kind: str, param: str) -> FetchedMedia:
-        root = self.policy.allowed_local_media_path
-        if root is None:
-            raise APIError(403, f"{param}: file:// URLs are refused; the server was started without "
-                           "--allowed-local-media-path", param=param, code="local_media_not_allowed")
         parts = urllib.parse.urlsplit(url)
         raw = urllib.parse.unquote(parts.path if not parts.netloc else f"//{parts.netloc}{parts.path}")
-        try:
-            path = Path(raw).resolve(strict=True)
-        except (OSError, RuntimeError):
-            raise bad_request(f"{param}: file not found: {raw}", param, "media_not_found") from None
-        if not path.is_relative_to(root):
-            raise APIError(403, f"{param}: {raw} is outside the allowed local media path {root}", param=param,
-                           code="local_media_not_allowed")
-        if not path.is_file():
-            raise bad_request(f"{param}: {raw} is not a file", param, "media_not_found")
-        return FetchedMedia(path, kind, param, owned=False)
+        return FetchedMedia(self.policy.local_file(raw, param), kind, param, owned=False)
 
     def _from_remote(self, url: str, kind: str, param: str) -> FetchedMedia:
-        if not self.policy.allow_remote_media:
-            raise APIError(403, f"{param}: remote media URLs are off; send the media as a base64 data: URL, or "
-                           "start the server with --allow-remote-media", param=param, code="remote_media_not_allowed")
         import httpx
 
-        chunks, size = [], 0
+        chunks, size, first = [], 0, url
         try:
-            with httpx.stream("GET", url, timeout=self.policy.remote_timeout, follow_redirects=True) as response:
-                if response.status_code != 200:
-                    raise bad_request(f"{param}: fetching {_short(url)} gave HTTP {response.status_code}", param,
-                                      "media_fetch_failed")
-                mime = response.headers.get("content-type", "").split(";")[0].strip().lower()
-                for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    self._check_size(size, param)
-                    chunks.append(chunk)
+            with httpx.Client(timeout=self.policy.remote_timeout, follow_redirects=False) as client:
+                for _ in range(self.policy.max_redirects + 1):
+                    self.policy.check_url(url, param)  # every hop: a redirect may point anywhere
+                    with client.stream("GET", url) as response:
+                        if response.next_request is not None:  # a redirect: httpx built the next hop
+                            url = str(response.next_request.url)
+                            continue
+                        if response.status_code != 200:
+                            raise bad_request(f"{param}: fetching {_short(url)} gave HTTP {response.status_code}",
+                                              param, "media_fetch_failed")
+                        mime = response.headers.get("content-type", "").split(";")[0].strip().lower()
+                        for chunk in response.iter_bytes():
+                            size += len(chunk)
+                            self._check_size(size, param)
+                            chunks.append(chunk)
+                        break
+                else:
+                    raise bad_request(f"{param}: fetching {_short(first)} redirected more than "
+                                      f"{self.policy.max_redirects} times", param, "media_fetch_failed")
         except httpx.TimeoutException:
             raise APIError(408, f"{param}: fetching {_short(url)} took longer than {self.policy.remote_timeout:g} s",
                            param=param, code="media_fetch_timeout") from None

@@ -1,5 +1,7 @@
 """Pydantic models of the OpenAI-style API, with vLLM's extensions (`guided_choice`,
-`reasoning_content`, `/tokenize`): they validate requests and give the OpenAPI schema."""
+`reasoning_content`, `/tokenize`): they validate requests and give the OpenAPI schema, which states
+what the server enforces (required fields, ranges, enums); the limits a server is started with
+(`--max-tokens`, `--max-batch-size`, the served names) are filled in by `serve.api`."""
 
 from __future__ import annotations
 
@@ -7,6 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+TokenId = Annotated[int, Field(ge=0)]
+NonEmptyText = Annotated[str, Field(min_length=1)]
 PART_TYPES = ("text", "image_url", "video_url", "audio_url", "input_audio")
 
 
@@ -85,14 +89,14 @@ class _GenerationFields(OpenModel):
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, gt=0, le=1)
     n: int = Field(1, ge=1)
-    seed: int | None = None
+    seed: int | None = Field(None, ge=0, le=2**63 - 1)
     stop: str | list[str] | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None
-    presence_penalty: float = Field(0.0, description="only 0 is supported")
-    frequency_penalty: float = Field(0.0, description="only 0 is supported")
-    guided_choice: list[str] | None = Field(None, min_length=1, description="vLLM: answer with exactly one of "
-                                                                             "these strings")
+    presence_penalty: float = Field(0.0, ge=0, le=0, description="only 0 is supported")
+    frequency_penalty: float = Field(0.0, ge=0, le=0, description="only 0 is supported")
+    guided_choice: list[NonEmptyText] | None = Field(None, min_length=1, description="vLLM: answer with exactly "
+                                                                                      "one of these strings")
     structured_outputs: dict | None = Field(None, description='newer vLLM spelling: {"choice": [...]}')
     min_tokens: int = Field(0, ge=0, description="vLLM: no end of turn before this many tokens")
     ignore_eos: bool = Field(False, description="vLLM: keep generating until max_tokens or a stop string")
@@ -109,23 +113,24 @@ class ChatCompletionRequest(_GenerationFields):
 
 
 class CompletionRequest(_GenerationFields):
-    prompt: str | list[str] | list[int] | list[list[int]]
-    max_tokens: int | None = Field(16, ge=1)
+    prompt: (str | Annotated[list[str], Field(min_length=1)] | Annotated[list[TokenId], Field(min_length=1)]
+             | Annotated[list[Annotated[list[TokenId], Field(min_length=1)]], Field(min_length=1)])
+    max_tokens: int | None = Field(None, ge=1, description="default 16, or --max-tokens when lower")
     logprobs: int | None = Field(None, ge=0, le=20)
     echo: bool = False
 
 
 class TokenizeRequest(OpenModel):
     model: str | None = None
-    prompt: str | None = None
-    messages: list[ChatMessage] | None = None
+    prompt: str | None = Field(None, description="send either prompt or messages")
+    messages: list[ChatMessage] | None = Field(None, min_length=1)
     add_generation_prompt: bool = True
     add_special_tokens: bool = False
 
 
 class DetokenizeRequest(OpenModel):
     model: str | None = None
-    tokens: list[int]
+    tokens: list[TokenId]
 
 
 # --- responses ---------------------------------------------------------------------------------
@@ -233,7 +238,7 @@ class ModelList(BaseModel):
 class TokenizeResponse(BaseModel):
     count: int
     max_model_len: int
-    tokens: list[int]
+    tokens: list[TokenId]
 
 
 class DetokenizeResponse(BaseModel):

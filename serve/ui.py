@@ -3,6 +3,11 @@ multi-turn, streamed replies with a stop button; a task picker that sets the ins
 frames and face crops the model saw in a gallery beside the answer; offline examples from the
 synthetic set. It calls the engine in-process (same queue, batching and feature cache as the API).
 
+Files: the chat reads only what its media policy allows (`MediaPolicy.local_file`, the API's rule
+too): its own upload folder (one per server process, handed to Gradio as `GRADIO_TEMP_DIR`), the
+example clips and `--allowed-local-media-path`. The input components apply it before Gradio copies
+a file a request names into its cache, and `respond` again before the engine sees a path.
+
 The chain of empathy shows as a collapsible "Chain of empathy" message and is never fed back:
 earlier assistant turns go back to the model by their reply only. The conversation is about one
 clip: the most recent visual (video or image) and the most recent audio the user attached.
@@ -10,8 +15,11 @@ clip: the most recent visual (video or image) and the most recent audio the user
 
 from __future__ import annotations
 
+import atexit
+import functools
 import hmac
 import logging
+import os
 import shutil
 import tempfile
 from collections import OrderedDict
@@ -36,11 +44,65 @@ TASKS = {"Recognise the emotion": Task.MER, "Reason about the emotion": Task.ERI
 EVENT_TIMEOUT_SECONDS = 600
 
 
+@functools.cache
+def upload_folder() -> str:
+    """This server's own folder for chat uploads (not the machine-wide /tmp/gradio that other apps
+    share). Gradio reads `GRADIO_TEMP_DIR` when it builds components and the app and when it checks
+    a file, so it is set once, before the first component, for the whole process."""
+    folder = tempfile.mkdtemp(prefix="emollm-chat-uploads-")
+    os.environ["GRADIO_TEMP_DIR"] = folder
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+class _PolicyFiles:
+    """Input components that refuse, with the media policy, a file a request names before Gradio
+    copies it into the upload folder: a mounted app skips Gradio's own check (it only runs once
+    `Blocks.launch` set `has_launched`, gradio/processing_utils.py `_check_allowed`), and a copy
+    made there would pass any later check."""
+
+    media_policy: MediaPolicy = MediaPolicy()
+
+    def get_block_name(self) -> str:  # the frontend's component is the Gradio base class's
+        return next(c for c in type(self).__mro__ if c.__module__.startswith("gradio.")).__name__.lower()
+
+    def _allowed(self, path):
+        if path is not None:
+            try:
+                self.media_policy.local_file(str(path), f"the file {Path(str(path)).name}")
+            except APIError as error:
+                raise gr.Error(error.message) from None
+
+    def move_resource_to_block_cache(self, url_or_file_path):
+        self._allowed(url_or_file_path)
+        return super().move_resource_to_block_cache(url_or_file_path)
+
+    async def async_move_resource_to_block_cache(self, url_or_file_path):
+        self._allowed(url_or_file_path)
+        return await super().async_move_resource_to_block_cache(url_or_file_path)
+
+
+class _Chatbot(_PolicyFiles, gr.Chatbot):
+    pass
+
+
+class _MultimodalTextbox(_PolicyFiles, gr.MultimodalTextbox):
+    pass
+
+
+class _Video(_PolicyFiles, gr.Video):
+    pass
+
+
 class ChatUI:
     def __init__(self, engine: Engine, api_key: str | None = None, policy: MediaPolicy | None = None,
-                 examples: list[dict] | None = None, temperature: float = 0.7, max_tokens: int = 256):
+                 examples: list[dict] | None = None, examples_dir: str | os.PathLike | None = None,
+                 temperature: float = 0.7, max_tokens: int = 256):
         self.engine, self.api_key, self.examples = engine, api_key, examples or []
-        self.fetcher = MediaFetcher(policy or MediaPolicy())
+        self.upload_dir = upload_folder()
+        roots = [self.upload_dir] + ([examples_dir] if examples_dir else [])
+        self.policy = (policy or MediaPolicy()).with_local_roots(*roots)
+        self.fetcher = MediaFetcher(self.policy)
         self.params = SamplingParams(temperature=temperature, max_tokens=max_tokens)
         self.previews: OrderedDict[str, list] = OrderedDict()  # visual path -> gallery items
         self.gallery_dir = tempfile.mkdtemp(prefix="emollm-chat-")
@@ -82,7 +144,7 @@ class ChatUI:
         media = MediaInputs()
         for kind, (_, path) in latest.items():
             try:
-                self.fetcher.local(path, kind, f"the {kind} {Path(path).name}")
+                path = str(self.fetcher.local(path, kind, f"the {kind} {Path(path).name}").path)
             except APIError as error:
                 raise gr.Error(error.message) from None
             setattr(media, kind, path)
@@ -141,20 +203,26 @@ class ChatUI:
             with gr.Row():
                 with gr.Column(scale=1, min_width=300):
                     task = gr.Radio(list(TASKS), value="Respond with empathy", label="Task")
-                    webcam = gr.Video(sources=["upload", "webcam"], label="Video (upload or record with the webcam)")
+                    webcam = self._guarded(_Video(sources=["upload", "webcam"],
+                                                  label="Video (upload or record with the webcam)"))
                     gallery = gr.Gallery(label="What the model saw: frames, then face crops", columns=4,
                                          height=260, interactive=False)
                 with gr.Column(scale=2):
                     gr.ChatInterface(
                         self.respond, multimodal=True, api_name="chat",
-                        chatbot=gr.Chatbot(label="EmoLLM", height=480),
-                        textbox=gr.MultimodalTextbox(sources=["upload", "microphone"], file_count="multiple",
-                                                     file_types=["video", "image", "audio"],
-                                                     placeholder="Ask about the clip; attach a video, image or audio"),
+                        chatbot=self._guarded(_Chatbot(label="EmoLLM", height=480)),
+                        textbox=self._guarded(_MultimodalTextbox(
+                            sources=["upload", "microphone"], file_count="multiple",
+                            file_types=["video", "image", "audio"],
+                            placeholder="Ask about the clip; attach a video, image or audio")),
                         additional_inputs=[task, webcam], additional_outputs=[gallery],
                         examples=self.examples or None, cache_examples=False, concurrency_limit=None,
                         fill_height=False, analytics_enabled=False)
         return demo
+
+    def _guarded(self, component: _PolicyFiles):
+        component.media_policy = self.policy
+        return component
 
 
 def _chat_messages(reasoning: str, reply: str, chain_done: bool) -> list:

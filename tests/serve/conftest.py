@@ -4,6 +4,7 @@ behind a login) and `open_server` (no key, the chat on /ui, for the browser)."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import pytest
@@ -47,9 +48,9 @@ def _start(engine, media_dir, examples, api_key):
     policy = MediaPolicy(allowed_local_media_path=media_dir, max_media_bytes=MAX_MEDIA_BYTES)
     settings = APISettings(served_model_names=["tiny"], api_key=api_key, media=policy)
     app = create_app(engine, settings)
-    ui = ChatUI(engine, api_key=api_key, policy=policy, examples=examples, max_tokens=24)
-    allowed = sorted({str(p[0]["files"][0]).rsplit("/", 2)[0] for p in examples})
-    mount_ui(app, ui, allowed_paths=allowed)
+    examples_dir = os.path.commonpath([p[0]["files"][0] for p in examples])
+    ui = ChatUI(engine, api_key=api_key, policy=policy, examples=examples, examples_dir=examples_dir, max_tokens=24)
+    mount_ui(app, ui, allowed_paths=[examples_dir])
     return start_in_thread(app), ui
 
 

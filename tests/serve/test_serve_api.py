@@ -141,9 +141,10 @@ def test_completions_and_tokenize(client, api_server):
     assert len(reply.choices[0].logprobs.tokens) == reply.usage.completion_tokens // 2 or reply.choices[0].finish_reason
     stream = list(client.completions.create(model="tiny", prompt="Hi", max_tokens=3, stream=True))
     assert stream[-1].choices[0].finish_reason in ("stop", "length")
-    tokens = httpx.post(f"{api_server.url}/tokenize", json={"prompt": "Hello there"}).json()
+    auth = {"Authorization": f"Bearer {API_KEY}"}
+    tokens = httpx.post(f"{api_server.url}/tokenize", json={"prompt": "Hello there"}, headers=auth).json()
     assert tokens["count"] == len(tokens["tokens"]) > 0
-    back = httpx.post(f"{api_server.url}/detokenize", json={"tokens": tokens["tokens"]}).json()
+    back = httpx.post(f"{api_server.url}/detokenize", json={"tokens": tokens["tokens"]}, headers=auth).json()
     assert back["prompt"] == "Hello there"
 
 

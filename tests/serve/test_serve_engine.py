@@ -104,11 +104,21 @@ def test_parse_limit_mm():
 
 @pytest.fixture()
 def media_http_server(media_dir):
-    """A real HTTP server on 127.0.0.1 serving the test media (for --allow-remote-media)."""
+    """A real HTTP server on 127.0.0.1 serving the test media (for --allow-remote-media);
+    `/to/<url>` answers 302 with `Location: <url>`."""
 
     class Handler(http.server.SimpleHTTPRequestHandler):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, directory=str(media_dir), **kwargs)
+
+        def do_GET(self):
+            if self.path.startswith("/to/"):
+                self.send_response(302)
+                self.send_header("Location", self.path[len("/to/"):])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            else:
+                super().do_GET()
 
         def log_message(self, *args):
             pass
@@ -125,17 +135,45 @@ def test_remote_media_only_when_allowed(media_http_server, tmp_path):
     with pytest.raises(APIError, match="--allow-remote-media") as refused:
         MediaFetcher(MediaPolicy(), tmp_path).fetch(url, "video", "v")
     assert refused.value.status == 403
-    fetcher = MediaFetcher(MediaPolicy(allow_remote_media=True, remote_timeout=5), tmp_path)
+    fetcher = MediaFetcher(MediaPolicy(allow_remote_media=True, allow_private_media_hosts=True, remote_timeout=5),
+                           tmp_path)
     media = fetcher.fetch(url, "video", "v")
     assert media.owned and media.has_video and media.has_audio and media.path.exists()
     fetcher.release(media)
     assert not media.path.exists()
     with pytest.raises(APIError, match="HTTP 404"):
         fetcher.fetch(f"{media_http_server}/missing.mp4", "video", "v")
-    small = MediaFetcher(MediaPolicy(allow_remote_media=True, max_media_bytes=1000), tmp_path)
+    small = MediaFetcher(MediaPolicy(allow_remote_media=True, allow_private_media_hosts=True, max_media_bytes=1000),
+                         tmp_path)
     with pytest.raises(APIError, match="limit") as too_big:
         small.fetch(url, "video", "v")
     assert too_big.value.status == 413
+
+
+def test_remote_media_hosts_and_redirects(media_http_server, tmp_path):
+    url = f"{media_http_server}/clip.mp4"
+    public_only = MediaFetcher(MediaPolicy(allow_remote_media=True), tmp_path)
+    with pytest.raises(APIError, match="127.0.0.1 resolves to 127.0.0.1, a private, loopback") as private:
+        public_only.fetch(url, "video", "v")
+    assert private.value.status == 403 and private.value.code == "media_host_not_allowed"
+    with pytest.raises(APIError, match="localhost resolves to .*--allow-private-media-hosts"):
+        public_only.fetch(url.replace("127.0.0.1", "localhost"), "video", "v")
+
+    domains = MediaPolicy(allow_remote_media=True, allow_private_media_hosts=True, allowed_media_domains=("127.0.0.1",))
+    fetcher = MediaFetcher(domains, tmp_path)
+    media = fetcher.fetch(f"{media_http_server}/to/{url}", "video", "v")  # a redirect within the allowed host
+    assert media.has_video
+    fetcher.release(media)
+    elsewhere = url.replace("127.0.0.1", "localhost")  # the same server under a name not in the list
+    with pytest.raises(APIError, match="the host localhost is not in --allowed-media-domains") as hop:
+        fetcher.fetch(f"{media_http_server}/to/{elsewhere}", "video", "v")
+    assert hop.value.status == 403
+    loop = f"{media_http_server}/to/{media_http_server}/to/{media_http_server}/to/{url}"
+    with pytest.raises(APIError, match="redirected more than 2 times"):
+        MediaFetcher(MediaPolicy(allow_remote_media=True, allow_private_media_hosts=True, max_redirects=2),
+                     tmp_path).fetch(loop, "video", "v")
+    with pytest.raises(APIError, match="not an http"):
+        MediaFetcher(domains, tmp_path).fetch(f"{media_http_server}/to/file:///etc/hostname", "video", "v")
 
 
 def test_media_length_and_stream_checks(media_dir, tmp_path):

@@ -9,6 +9,7 @@ import pytest
 from gradio_client import Client, handle_file
 from serve_helpers import API_KEY, metric
 
+from serve.media_fetch import MediaPolicy
 from serve.ui import CHAIN_TITLE, ChatUI, _history_turns
 
 
@@ -49,7 +50,7 @@ def test_bad_upload_is_reported(ui_client, media_dir):
 
 
 def test_stop_button_cancels_generation(serve_engine, media_dir):
-    ui = ChatUI(serve_engine, max_tokens=800)
+    ui = ChatUI(serve_engine, policy=MediaPolicy(allowed_local_media_path=media_dir), max_tokens=800)
     ui.params.ignore_eos = True
     aborted = metric(serve_engine, "emollm:request_success_total", finished_reason="abort")
     replies = ui.respond({"text": "Talk to me.", "files": [str(media_dir / "voice.wav")]}, [], "Free chat", None)
@@ -79,8 +80,8 @@ def test_chain_of_empathy_is_not_fed_back(serve_engine, media_dir):
         {"role": "assistant", "metadata": None, "content": [{"type": "text", "text": "You look a little down."}]},
     ]
     assert _history_turns(browser_shaped) == turns
-    ui = ChatUI(serve_engine)
+    ui = ChatUI(serve_engine, policy=MediaPolicy(allowed_local_media_path=media_dir))
     messages, media = ui._conversation(turns + [("user", "Why?", [])])
-    assert media.video == str(media_dir / "clip.mp4")
+    assert media.video == str((media_dir / "clip.mp4").resolve())
     assert messages[0]["content"][0] == {"type": "video"} and messages[1]["content"] == "You look a little down."
     assert all("Speaker emotion" not in str(m["content"]) for m in messages)
