@@ -55,45 +55,6 @@ def upload_folder() -> str:
     return folder
 
 
-class _PolicyFiles:
-    """Input components that refuse, with the media policy, a file a request names before Gradio
-    copies it into the upload folder: a mounted app skips Gradio's own check (it only runs once
-    `Blocks.launch` set `has_launched`, gradio/processing_utils.py `_check_allowed`), and a copy
-    made there would pass any later check."""
-
-    media_policy: MediaPolicy = MediaPolicy()
-
-    def get_block_name(self) -> str:  # the frontend's component is the Gradio base class's
-        return next(c for c in type(self).__mro__ if c.__module__.startswith("gradio.")).__name__.lower()
-
-    def _allowed(self, path):
-        if path is not None:
-            try:
-                self.media_policy.local_file(str(path), f"the file {Path(str(path)).name}")
-            except APIError as error:
-                raise gr.Error(error.message) from None
-
-    def move_resource_to_block_cache(self, url_or_file_path):
-        self._allowed(url_or_file_path)
-        return super().move_resource_to_block_cache(url_or_file_path)
-
-    async def async_move_resource_to_block_cache(self, url_or_file_path):
-        self._allowed(url_or_file_path)
-        return await super().async_move_resource_to_block_cache(url_or_file_path)
-
-
-class _Chatbot(_PolicyFiles, gr.Chatbot):
-    pass
-
-
-class _MultimodalTextbox(_PolicyFiles, gr.MultimodalTextbox):
-    pass
-
-
-class _Video(_PolicyFiles, gr.Video):
-    pass
-
-
 class ChatUI:
     def __init__(self, engine: Engine, api_key: str | None = None, policy: MediaPolicy | None = None,
                  examples: list[dict] | None = None, examples_dir: str | os.PathLike | None = None,
@@ -203,15 +164,15 @@ class ChatUI:
             with gr.Row():
                 with gr.Column(scale=1, min_width=300):
                     task = gr.Radio(list(TASKS), value="Respond with empathy", label="Task")
-                    webcam = self._guarded(_Video(sources=["upload", "webcam"],
-                                                  label="Video (upload or record with the webcam)"))
+                    webcam = self._guarded(gr.Video(sources=["upload", "webcam"],
+                                                    label="Video (upload or record with the webcam)"))
                     gallery = gr.Gallery(label="What the model saw: frames, then face crops", columns=4,
                                          height=260, interactive=False)
                 with gr.Column(scale=2):
                     gr.ChatInterface(
                         self.respond, multimodal=True, api_name="chat",
-                        chatbot=self._guarded(_Chatbot(label="EmoLLM", height=480)),
-                        textbox=self._guarded(_MultimodalTextbox(
+                        chatbot=self._guarded(gr.Chatbot(label="EmoLLM", height=480)),
+                        textbox=self._guarded(gr.MultimodalTextbox(
                             sources=["upload", "microphone"], file_count="multiple",
                             file_types=["video", "image", "audio"],
                             placeholder="Ask about the clip; attach a video, image or audio")),
@@ -220,8 +181,31 @@ class ChatUI:
                         fill_height=False, analytics_enabled=False)
         return demo
 
-    def _guarded(self, component: _PolicyFiles):
-        component.media_policy = self.policy
+    def _guarded(self, component):
+        """An input component whose files pass the media policy before Gradio copies them into the
+        upload folder: a mounted app skips Gradio's own check (it runs only once `Blocks.launch` set
+        `has_launched`, gradio/processing_utils.py `_check_allowed`), and a copy made there would
+        pass any later check. (Hooked on the instance: a subclass of a Gradio component makes
+        Gradio write a .pyi stub next to this module.)"""
+        copy, copy_async = component.move_resource_to_block_cache, component.async_move_resource_to_block_cache
+
+        def allowed(path):
+            if path is not None:
+                try:
+                    self.policy.local_file(str(path), f"the file {Path(str(path)).name}")
+                except APIError as error:
+                    raise gr.Error(error.message) from None
+
+        def guarded_copy(path):
+            allowed(path)
+            return copy(path)
+
+        async def guarded_copy_async(path):
+            allowed(path)
+            return await copy_async(path)
+
+        component.move_resource_to_block_cache, component.async_move_resource_to_block_cache = (
+            guarded_copy, guarded_copy_async)
         return component
 
 
