@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import openai
+import pytest
 from serve_helpers import data_url
 
 
@@ -60,6 +61,7 @@ def test_emollm_serve_answers_the_openai_client(tiny_model_dir, media_dir, tmp_p
         local = [{"role": "user", "content": [
             {"type": "video_url", "video_url": {"url": f"file://{media_dir / 'silent.mp4'}"}}]}]
         assert client.chat.completions.create(model="emollm-tiny", messages=local, max_tokens=2).choices
+        assert httpx.post(f"{base}/tokenize", json={"messages": messages}, timeout=30).status_code == 401
         assert httpx.get(f"{base}/ui/", timeout=30).status_code == 200  # the chat, behind a login (the key)
         login = {"username": "me", "password": "wrong"}
         assert httpx.post(f"{base}/ui/login", data=login, timeout=30).status_code == 400
@@ -72,3 +74,19 @@ def test_emollm_serve_answers_the_openai_client(tiny_model_dir, media_dir, tmp_p
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+def test_remote_media_flags(tiny_model_dir):
+    from data_pipeline.errors import UserFacingError
+    from emollm.cli import build_parser, run
+    from serve.cli import _policy
+
+    with pytest.raises(UserFacingError, match="--allowed-media-domains needs --allow-remote-media"):
+        run(["serve", "--model", str(tiny_model_dir), "--allowed-media-domains", "media.example.org"])
+    args = build_parser().parse_args(["serve", "--model", str(tiny_model_dir), "--allow-remote-media",
+                                      "--allowed-media-domains", "Media.Example.org", "cdn.example.org"])
+    policy = _policy(args)
+    assert policy.allowed_media_domains == ("media.example.org", "cdn.example.org")
+    assert policy.allow_remote_media and not policy.allow_private_media_hosts
+    assert _policy(build_parser().parse_args(["serve", "--model", str(tiny_model_dir), "--allow-remote-media",
+                                              "--allow-private-media-hosts"])).allow_private_media_hosts
