@@ -80,8 +80,9 @@ def create_app(engine: Engine, settings: APISettings | None = None, fetcher: Med
 
 
 def _publish_limits(app: FastAPI, engine: Engine, settings: APISettings) -> None:
-    """Put this server's limits into its OpenAPI schema (`model` names, `max_tokens`, `n`), so a
-    client generated from `/openapi.json` sends requests the server accepts."""
+    """Put this server's limits into its OpenAPI schema (`model` names, `max_tokens`, `n`, token
+    ids below the vocabulary size), so a client generated from `/openapi.json` sends requests the
+    server accepts."""
     build = app.openapi
 
     def openapi() -> dict:
@@ -95,6 +96,8 @@ def _publish_limits(app: FastAPI, engine: Engine, settings: APISettings) -> None
                 for key in fields:
                     _bound(schemas[name], key, maximum=max_tokens)
                 _bound(schemas[name], "n", maximum=engine.limits.max_batch_size)
+            for name, key in (("CompletionRequest", "prompt"), ("DetokenizeRequest", "tokens")):
+                _bound_integers(schemas[name]["properties"][key], maximum=len(engine.tokenizer) - 1)
         return app.openapi_schema
 
     app.openapi = openapi
@@ -106,6 +109,18 @@ def _bound(model_schema: dict, field_name: str, **constraints) -> None:
     for option in prop.get("anyOf", [prop]):
         if option.get("type") != "null":
             option.update(constraints)
+
+
+def _bound_integers(node, **constraints) -> None:
+    """Add constraints to every integer schema inside `node` (token ids in nested arrays)."""
+    if isinstance(node, dict):
+        if node.get("type") == "integer":
+            node.update(constraints)
+        for value in node.values():
+            _bound_integers(value, **constraints)
+    elif isinstance(node, list):
+        for value in node:
+            _bound_integers(value, **constraints)
 
 
 # --- errors --------------------------------------------------------------------------------------

@@ -46,7 +46,27 @@ def test_schema_errors_name_the_field(api_server):
     assert error["param"] == "messages[0].content"
     assert_error(post(api_server, chat("hi", temperature=7)), 400, "temperature")
     assert_error(post(api_server, {"model": "tiny", "messages": []}), 400, "messages")
+    for path in ("/tokenize", "/v1/tokenize"):  # an empty conversation is the client's error, not a 500
+        empty = httpx.post(f"{api_server.url}{path}", json={"messages": []}, headers=AUTH, timeout=30)
+        assert assert_error(empty, 400, "messages", "at least 1")["param"] == "messages"
+    assert_error(post(api_server, {"prompt": [[]]}, path="/completions"), 400, "prompt")
+    assert_error(post(api_server, {"prompt": [10**6]}, path="/completions"), 400, "token ids must lie in")
     assert_error(post(api_server, chat([video_part(None)])), 400, "url")
+
+
+def test_the_schema_states_the_limits(api_server):
+    schemas = httpx.get(f"{api_server.url}/openapi.json", timeout=30).json()["components"]["schemas"]
+    engine = api_server.engine
+    fields = schemas["ChatCompletionRequest"]["properties"]
+    assert schemas["ChatCompletionRequest"]["required"] == ["messages"] and fields["messages"]["minItems"] == 1
+    assert fields["model"]["anyOf"][0]["enum"] == ["tiny"]
+    assert fields["max_tokens"]["anyOf"][0]["maximum"] == engine.max_model_len - 1
+    assert fields["n"]["maximum"] == engine.limits.max_batch_size
+    assert fields["presence_penalty"]["maximum"] == 0
+    assert schemas["TokenizeRequest"]["properties"]["messages"]["anyOf"][0]["minItems"] == 1
+    token = schemas["DetokenizeRequest"]["properties"]["tokens"]["items"]
+    assert (token["minimum"], token["maximum"]) == (0, len(engine.tokenizer) - 1)
+    assert set(schemas["ChatMessage"]["properties"]["role"]["enum"]) >= {"system", "user", "assistant"}
 
 
 def test_undecodable_base64(api_server):
