@@ -69,6 +69,10 @@ class MediaSpec(_Spec):
     audio_positions: int = Field(32, ge=1)  # the audio encoder's output is pooled to this many positions
     max_audio_seconds: float = Field(120.0, gt=0)
     audio_window_seconds: float = 30.0  # Whisper's window; longer audio is split into windows
+    # "clip": the audio tower runs on each window's real length (no padding silence, and a 10 s
+    # clip costs a third of a 30 s window). "window": every window is padded to the full 30 s, as
+    # Whisper was trained; directories saved before this option existed load with it.
+    audio_length: Literal["window", "clip"] = "window"
 
 
 class EmoLLMSpecs(_Spec):

@@ -82,7 +82,8 @@ def processor_settings(processor) -> dict:
         "num_frames": processor.num_frames, "sample_fps": processor.sample_fps,
         "image_size": processor.image_processor.crop_size, "face_size": processor.face_size,
         "face_detector": processor.face_detector, "face_step": FACE_STEP_VERSION,
-        "audio_window": processor.audio_window_seconds, "max_audio_seconds": processor.max_audio_seconds,
+        "audio_window": processor.audio_window_seconds, "audio_length": processor.audio_length,
+        "max_audio_seconds": processor.max_audio_seconds,
         "max_frame_side": processor.max_frame_side,
     }
 

@@ -150,7 +150,8 @@ class EmoLLMForConditionalGeneration(EmoLLMPreTrainedModel):
             with torch.set_grad_enabled(torch.is_grad_enabled() and _trainable(tower)):
                 features["audio"] = audio_features(
                     tower, audio_input_features.to(self.device, _dtype_of(tower)), audio_valid_frames, counts,
-                    specs.towers.get("audio", _default_spec()), specs.media.audio_positions)
+                    specs.towers.get("audio", _default_spec()), specs.media.audio_positions,
+                    specs.media.audio_length)
         return features
 
     def project_features(self, tower_features: dict[str, torch.Tensor], frames_sample_index=None,

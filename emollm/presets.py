@@ -118,7 +118,8 @@ def build_processor(preset: Preset, config: EmoLLMConfig, tokenizer):
         image_processor=image_processor, feature_extractor=feature_extractor, tokenizer=tokenizer,
         chat_template=tokenizer.chat_template, num_frames=specs.media.num_frames, face_size=preset.face_size,
         num_tokens={m: config.num_tokens(m) for m in config.active_modalities},
-        max_audio_seconds=specs.media.max_audio_seconds, audio_window_seconds=specs.media.audio_window_seconds)
+        max_audio_seconds=specs.media.max_audio_seconds, audio_window_seconds=specs.media.audio_window_seconds,
+        audio_length=specs.media.audio_length)
 
 
 def build_model(config: EmoLLMConfig, load_weights: bool = False):

@@ -57,7 +57,7 @@ class EmoLLMProcessor(ProcessorMixin):
                  num_frames: int = 8, face_size: int = 224, num_tokens: dict | None = None,
                  face_detector: str | None = "haar", sample_fps: float | None = None,
                  max_audio_seconds: float = 120.0, audio_window_seconds: float = 30.0, max_frame_side: int = 1280,
-                 **kwargs):
+                 audio_length: str = "window", **kwargs):
         self.num_frames = num_frames
         self.face_size = face_size
         self.num_tokens = dict(num_tokens or {"frames": 32, "face": 4, "audio": 32, "fusion": 1})
@@ -65,6 +65,7 @@ class EmoLLMProcessor(ProcessorMixin):
         self.sample_fps = sample_fps
         self.max_audio_seconds = max_audio_seconds
         self.audio_window_seconds = audio_window_seconds
+        self.audio_length = audio_length  # as the model config's media.audio_length
         self.max_frame_side = max_frame_side
         super().__init__(image_processor, feature_extractor, tokenizer, chat_template=chat_template, **kwargs)
 
@@ -144,16 +145,34 @@ class EmoLLMProcessor(ProcessorMixin):
 
     def _audio(self, waveforms: list[np.ndarray]) -> dict[str, torch.Tensor]:
         window = int(self.audio_window_seconds * self.feature_extractor.sampling_rate)
-        pieces, valid, counts = [], [], []
+        pieces, counts = [], []
         for waveform in waveforms:
             chunks = [waveform[s:s + window] for s in range(0, max(len(waveform), 1), window)] or [waveform]
             pieces.extend(chunks)
-            valid.extend(min(max(math.ceil(len(c) / WHISPER_HOP), 1), WHISPER_MAX_FRAMES) for c in chunks)
             counts.append(len(chunks))
-        features = self.feature_extractor(pieces, sampling_rate=self.feature_extractor.sampling_rate,
-                                          return_tensors="pt")["input_features"]
+        features, valid = self._clip_mels(pieces) if self.audio_length == "clip" else self._window_mels(pieces)
         return {"audio_input_features": features, "audio_valid_frames": torch.tensor(valid),
                 "audio_window_counts": torch.tensor(counts)}
+
+    def _window_mels(self, pieces: list[np.ndarray]) -> tuple[torch.Tensor, list[int]]:
+        """Every piece padded to Whisper's 30 s window; valid = its real length in encoder frames."""
+        features = self.feature_extractor(pieces, sampling_rate=self.feature_extractor.sampling_rate,
+                                          return_tensors="pt")["input_features"]
+        valid = [min(max(math.ceil(len(p) / WHISPER_HOP), 1), WHISPER_MAX_FRAMES) for p in pieces]
+        return features, valid
+
+    def _clip_mels(self, pieces: list[np.ndarray]) -> tuple[torch.Tensor, list[int]]:
+        """Each piece's log-mel on its own (no padding, so a clip's features never depend on the
+        clip it is batched with), cut to whole encoder frames and zero-filled to the batch's longest;
+        the audio tower reads only each piece's `2 * valid` mel frames."""
+        mels = [self.feature_extractor(p, sampling_rate=self.feature_extractor.sampling_rate, padding="longest",
+                                       return_tensors="pt")["input_features"][0] for p in pieces]
+        valid = [max(mel.shape[-1] // 2, 1) for mel in mels]
+        features = torch.zeros(len(mels), mels[0].shape[0], 2 * max(valid))
+        for row, (mel, frames) in enumerate(zip(mels, valid, strict=True)):
+            used = min(mel.shape[-1], 2 * frames)
+            features[row, :, :used] = mel[:, :used]
+        return features, valid
 
     # --- text --------------------------------------------------------------------------------
     def render(self, messages: list[dict], clip: ClipMedia | None, add_generation_prompt: bool = False) -> str:

@@ -100,27 +100,61 @@ def vision_features(tower: nn.Module, pixel_values: torch.Tensor, spec: TowerSpe
 
 
 def audio_features(tower: nn.Module, input_features: torch.Tensor, valid_frames: torch.Tensor,
-                   window_counts: list[int], spec: TowerSpec, positions: int) -> torch.Tensor:
+                   window_counts: list[int], spec: TowerSpec, positions: int,
+                   audio_length: str = "window") -> torch.Tensor:
     """Whisper windows -> (B, layers, positions, width).
 
-    input_features (windows, mels, 3000) are padded to Whisper's 30 s window because
-    Transformers' encoder insists on it; the output is then trimmed to each window's real
-    length (`valid_frames`) before the windows of one clip are joined and pooled to a fixed
-    number of positions, so padding silence never reaches the adapters.
+    With `audio_length="window"`, input_features (windows, mels, 3000) are padded to Whisper's
+    30 s window, which Transformers' encoder insists on, and the output is trimmed to each window's
+    real length (`valid_frames`). With `"clip"`, each window runs on its own length only
+    (`whisper_hidden_states`). Either way the windows of one clip are then joined and pooled to a
+    fixed number of positions, so padding silence never reaches the adapters.
     """
-    outputs = tower(input_features, output_hidden_states=True)
+    if audio_length == "clip":
+        hidden_states = [whisper_hidden_states(tower, input_features[i:i + 1, :, :2 * int(frames)])
+                         for i, frames in enumerate(valid_frames.tolist())]
+        windows = [[layer[0] for layer in window] for window in hidden_states]  # [window][layer] (frames, width)
+    else:
+        expected = tower.config.max_source_positions * 2
+        if input_features.shape[-1] != expected:
+            raise ValueError(
+                f"audio features of {input_features.shape[-1]} mel frames, but this model's audio tower runs on "
+                f"{expected}-frame (30 s) windows (media.audio_length='window'); the processor's audio_length "
+                "must match the model config's")
+        outputs = tower(input_features, output_hidden_states=True).hidden_states
+        windows = [[layer[i] for layer in outputs] for i in range(len(input_features))]
     per_clip: list[torch.Tensor] = []
     start = 0
     for count in window_counts:
         layers = []
         for layer in spec.feature_layers:
-            hidden = outputs.hidden_states[layer][start:start + count]  # (count, 1500, width)
-            pieces = [hidden[i, : max(int(valid_frames[start + i]), 1)] for i in range(count)]
+            pieces = [windows[start + i][layer][: max(int(valid_frames[start + i]), 1)] for i in range(count)]
             joined = torch.cat(pieces, dim=0).T.unsqueeze(0)  # (1, width, frames)
             layers.append(nn.functional.adaptive_avg_pool1d(joined, positions)[0].T)
         per_clip.append(torch.stack(layers))
         start += count
     return torch.stack(per_clip)
+
+
+def whisper_hidden_states(encoder: nn.Module, input_features: torch.Tensor) -> list[torch.Tensor]:
+    """Whisper's encoder on input shorter than its 30 s window, hidden states as Transformers
+    reports them (the input of layer 0, each layer's output, the last one after the final norm).
+
+    Transformers' `WhisperEncoder.forward` refuses any length but the full window, although the
+    encoder itself (convolutions, then attention with no mask) works on any length up to it; this
+    is its forward with the positions cut to the input's length. A test compares it with
+    `WhisperEncoder.forward` on a full window, so a change upstream fails loudly.
+    """
+    embeds = nn.functional.gelu(encoder.conv1(input_features))
+    embeds = nn.functional.gelu(encoder.conv2(embeds)).permute(0, 2, 1)
+    hidden = embeds + encoder.embed_positions.weight[: embeds.shape[1]]
+    states = [hidden]
+    for layer in encoder.layers:
+        hidden = layer(hidden, None)
+        hidden = hidden[0] if isinstance(hidden, tuple) else hidden
+        states.append(hidden)
+    states[-1] = encoder.layer_norm(hidden)
+    return states
 
 
 def tower_fingerprint(config: PreTrainedConfig, spec: TowerSpec, tower: nn.Module | None = None) -> str:
