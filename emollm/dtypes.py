@@ -1,0 +1,45 @@
+"""`--dtype` for the commands that load a model (serve, chat, eval, predict), with vLLM's values.
+
+`auto` follows vLLM's CPU backend: bfloat16 where the CPU computes it natively (AVX-512 BF16 or
+AMX), float32 otherwise; on a CUDA GPU bfloat16 where supported, else float16. torch is imported
+only when a dtype is resolved, so `emollm --help` stays light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+from pathlib import Path
+
+DTYPE_CHOICES: tuple[str, ...] = ("auto", "bfloat16", "float16", "float32")
+_NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def add_dtype_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dtype", choices=DTYPE_CHOICES, default="auto",
+                        help="weights and compute dtype (default auto: bfloat16 where the CPU or GPU has native "
+                             "bfloat16, else float32 on a CPU and float16 on a GPU)")
+
+
+def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
+    """True when the CPU advertises a bf16 instruction set (Linux /proc/cpuinfo flags)."""
+    if cpuinfo is None:
+        path = Path("/proc/cpuinfo")
+        if platform.system() != "Linux" or not path.exists():
+            return False
+        cpuinfo = path.read_text()
+    flags = {flag for line in cpuinfo.splitlines() if line.startswith("flags") for flag in line.split(":", 1)[1].split()}
+    return any(flag in flags for flag in _NATIVE_BF16_FLAGS)
+
+
+def resolve_dtype(name: str):
+    """The torch dtype a `--dtype` value names, with `auto` resolved for this machine."""
+    import torch
+
+    if name not in DTYPE_CHOICES:
+        raise ValueError(f"--dtype {name!r}: expected one of {', '.join(DTYPE_CHOICES)}")
+    if name != "auto":
+        return getattr(torch, name)
+    if torch.cuda.is_available():
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
