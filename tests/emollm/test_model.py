@@ -82,6 +82,7 @@ def test_save_and_load_in_a_new_process_gives_identical_logits(tiny_model, clips
         expected = model(**batch).logits
     script = (
         "import sys, torch, emollm\n"
+        "emollm.register_auto_classes()\n"
         "from transformers import AutoModel\n"
         "m = AutoModel.from_pretrained(sys.argv[1]).eval()\n"
         "b = torch.load(sys.argv[2])\n"
