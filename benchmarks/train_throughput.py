@@ -24,7 +24,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-TINY = REPO / "configs" / "curriculum" / "p2e-tiny.yaml"
+TINY = REPO / "emollm" / "configs" / "curriculum" / "p2e-tiny.yaml"
 ENV = os.environ | {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 # name, phase, processes, extra overrides

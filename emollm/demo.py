@@ -1,7 +1,7 @@
 """`emollm demo` (what `make demo` runs): the whole product on the built-in synthetic set.
 
 1. generate a synthetic training set (seed 0) and a held-out evaluation set (seed 1, never trained on);
-2. train the tiny preset through the whole P2E curriculum (configs/curriculum/p2e-tiny.yaml);
+2. train the tiny preset through the whole P2E curriculum (emollm/configs/curriculum/p2e-tiny.yaml);
 3. evaluate it on the held-out set, with the subtitle ablation, and print the tables;
 4. serve the OpenAI-style API and the Gradio chat on 127.0.0.1, with ready-to-paste examples.
 
@@ -71,9 +71,9 @@ class Demo:
         call(["data", "synth", "--out", str(self.eval_data), "--n", str(self.args.eval_clips), "--seed", str(EVAL_SEED)])
 
     def train(self) -> None:
-        from emollm.presets import REPO_ROOT
+        from emollm.packaged import find_config
 
-        curriculum = REPO_ROOT / "configs" / "curriculum" / "p2e-tiny.yaml"
+        curriculum = find_config("curriculum", "p2e-tiny")
         self.step(3, f"training the tiny preset through the P2E curriculum ({curriculum.name}) -> {self.train_dir}")
         if (self.model_dir / "training.json").is_file():
             print(f"already trained: {self.model_dir}")

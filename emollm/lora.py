@@ -62,7 +62,8 @@ def load_4bit(model_dir, compute_dtype: torch.dtype = torch.bfloat16):
 
 def disable_cpu_repacking(model) -> None:
     """On CPUs with avx512_bf16 a first no-grad forward repacks the 4-bit weights and later
-    training forwards fail ("a view of a leaf Variable..."); turn that path off (STACK.md)."""
+    training forwards fail ("a view of a leaf Variable..."); turn that path off (bitsandbytes
+    nn/modules.py: Linear4bit.forward repacks when `support_avx512bf16_for_cpu` and not training)."""
     import bitsandbytes as bnb
 
     for module in model.modules():

@@ -1,5 +1,5 @@
-"""Model presets: YAML files under configs/model/ (validated on load), and the thin builders
-that turn one into a config, a processor and a model.
+"""Model presets: YAML files under emollm/configs/model/ (shipped with the package, validated on
+load), and the thin builders that turn one into a config, a processor and a model.
 
 Component builders (`build_config`, `build_processor`, `build_model`) take a `Preset`; a preset
 is only data, so a new size is a new YAML file.
@@ -15,11 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from data_pipeline.errors import ConfigError
 from emollm.configuration_emollm import MODALITIES, PLACEHOLDERS, EmoLLMConfig
+from emollm.packaged import find_config, shipped
 
 logger = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-PRESET_DIR = REPO_ROOT / "configs" / "model"
+REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout, or site-packages for a wheel install
 
 
 class ImageProcessorSpec(BaseModel):
@@ -46,14 +46,13 @@ class Preset(BaseModel):
 
 
 def available_presets() -> list[str]:
-    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+    return shipped("model")
 
 
 def load_preset(name_or_path: str | Path) -> Preset:
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = PRESET_DIR / f"{name_or_path}.yaml"
-    if not path.exists():
+    """A shipped preset by name ("tiny") or a preset YAML file by path."""
+    path = find_config("model", name_or_path)
+    if not path.is_file():
         raise ConfigError(f"unknown preset {str(name_or_path)!r}; known presets: {', '.join(available_presets())}")
     try:
         return Preset.model_validate(yaml.safe_load(path.read_text()))

@@ -23,13 +23,17 @@ def register(subparsers) -> None:
         description="Run a curriculum of training phases; each phase's model goes to DIR/<phase>/ and the "
                     "last one's also to DIR/final/. Overrides: key=value on the curriculum YAML, e.g. "
                     "phases.3.max_steps=5, deepspeed=zero2, or steps=5 to cap every phase.")
-    parser.add_argument("--config", required=True, type=Path, help="curriculum YAML (configs/curriculum/)")
+    parser.add_argument("--config", required=True, type=Path,
+                        help="a shipped curriculum by name (p2e, p2e-tiny) or a curriculum YAML file")
     parser.add_argument("--out", required=True, type=Path, help="run directory")
     parser.add_argument("--phase", help="run only this phase (its starting phase must be done in DIR)")
     parser.add_argument("--resume", action="store_true",
                         help="continue: skip finished phases, resume the current one from its newest "
                              "complete checkpoint")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="curriculum overrides")
+    # the `deepspeed` launcher appends --local_rank=N (unless --no_local_rank); LOCAL_RANK, which
+    # it exports too, is what the process group set-up reads
+    parser.add_argument("--local_rank", "--local-rank", type=int, help=argparse.SUPPRESS)
     parser.set_defaults(func=main)
 
 

@@ -7,8 +7,8 @@ and schedule (one learning rate per parameter group), its length and which phase
 starts from. `key=value` overrides (`phases.3.max_steps=5`, `steps=5`) are applied to the raw
 YAML before validation, so a bad override fails the same way a bad file does.
 
-Paths in a curriculum are relative to the directory `emollm train` runs from (the shipped
-curricula expect the repository root).
+A curriculum is a shipped one by name (`p2e-tiny`, emollm/configs/curriculum/) or a YAML file
+by path. Paths in a curriculum are relative to the directory `emollm train` runs from.
 """
 
 from __future__ import annotations
@@ -25,9 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from data_pipeline.errors import ConfigError
 from data_pipeline.schema import Split
 from data_pipeline.tasks import Task
+from emollm.packaged import find_config, shipped
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEEPSPEED_DIR = REPO_ROOT / "configs" / "deepspeed"
 BASE = "base"  # the `init` of a phase that starts from the curriculum's model
 
 # What a phase may name as trainable, and the optimiser group each one's parameters join.
@@ -163,7 +162,7 @@ class Curriculum(_Strict):
     model: ModelSource
     seed: int = 0
     steps: int | None = Field(None, ge=1)  # caps every phase's length (quick runs, tests)
-    deepspeed: str | None = None  # a name in configs/deepspeed/ (zero2, zero3, zero3-offload) or a JSON path
+    deepspeed: str | None = None  # a shipped config (zero2, zero3, zero3-offload) or a JSON path
     feature_cache_dir: Path | None = None  # default: <out>/feature_cache
     torch_threads: int | None = Field(None, ge=1)  # intra-op threads per process (None: torch's default)
     datasets: dict[str, DatasetSpec] = Field(min_length=1)
@@ -187,7 +186,8 @@ class Curriculum(_Strict):
         if self.deepspeed is not None:
             path = deepspeed_path(self.deepspeed)
             if not path.exists():
-                raise ValueError(f"deepspeed: {self.deepspeed!r} is neither a file nor a config in {DEEPSPEED_DIR}")
+                raise ValueError(f"deepspeed: {self.deepspeed!r} is neither a JSON file nor a shipped config "
+                                 f"({', '.join(shipped('deepspeed'))})")
         return self
 
     def phase_steps_cap(self, steps: int) -> int:
@@ -199,16 +199,16 @@ class Curriculum(_Strict):
 
 
 def deepspeed_path(name_or_path: str) -> Path:
-    path = Path(name_or_path)
-    return path if path.suffix == ".json" else DEEPSPEED_DIR / f"{name_or_path}.json"
+    return find_config("deepspeed", name_or_path)
 
 
 # --- loading -----------------------------------------------------------------------------------
 def load_curriculum(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Curriculum:
     """Read, override and validate; every problem is a ConfigError naming the file and key."""
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"curriculum file not found: {path}")
+    path = find_config("curriculum", path)
+    if not path.is_file():
+        raise ConfigError(f"curriculum file not found: {path} (shipped curricula by name: "
+                          f"{', '.join(shipped('curriculum'))})")
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:

@@ -1,5 +1,5 @@
 """One process, several (torchrun / the DeepSpeed launcher), or several nodes: the process-group
-set-up the Trainer needs, done once per run (STACK.md).
+set-up the Trainer needs, done once per run (docs/training.md has the launch commands).
 
 * The launcher's environment (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR/PORT) is used as is; a
   single DeepSpeed process without a launcher gets a one-process environment (otherwise

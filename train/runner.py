@@ -225,10 +225,12 @@ def run_phase(run: Run, name: str, resume: bool = False) -> dict:
         "loss_curve": losses, "trainable": table, "mixture": dataset.counts(),
         "deepspeed": run.curriculum.deepspeed,
     }
+    # released first: with ZeRO-3's config still set, Transformers builds the export model under
+    # deepspeed.zero.Init, whose collectives rank 0 alone would wait on forever
+    release(trainer)
     if run.world.is_main:
         outputs.export_phase(init_dir, phase, trained, run.phase_dir(name), info)
     barrier()
-    release(trainer)
     return info
 
 

@@ -146,7 +146,7 @@ def test_qlora_loads_4bit_and_takes_a_training_step_on_cpu(tiny_model_dir, tiny_
         param.requires_grad = "lora_" in name
     batch = processor([[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]],
                       [None], return_labels=True)
-    with torch.no_grad():  # the first no-grad forward is the avx512-bf16 trap (STACK.md)
+    with torch.no_grad():  # the first no-grad forward is the avx512-bf16 trap (emollm/lora.py)
         model.eval()
         model(**batch)
     model.train()

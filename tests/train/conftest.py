@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from emollm.presets import REPO_ROOT
+from emollm.packaged import find_config
 
 
 @pytest.fixture(scope="session")
 def tiny_curriculum():
     """The shipped tiny curriculum file."""
-    return REPO_ROOT / "configs" / "curriculum" / "p2e-tiny.yaml"
+    return find_config("curriculum", "p2e-tiny")
 
 
 @pytest.fixture(scope="session")

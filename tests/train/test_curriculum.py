@@ -4,15 +4,18 @@ combination, a run directory in use) fails before any work with a message naming
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from data_pipeline.errors import ConfigError
 from emollm.cli import run
-from emollm.presets import REPO_ROOT
+from emollm.packaged import find_config
+from emollm.presets import load_preset
 from train.curriculum import load_curriculum
 from train.support import check_supported, check_trainable_parts
 
-P2E = REPO_ROOT / "configs" / "curriculum" / "p2e.yaml"
+P2E = find_config("curriculum", "p2e")
 
 
 def test_shipped_curricula_follow_the_published_recipe(tiny_curriculum):
@@ -72,6 +75,28 @@ def test_unsupported_combinations_are_refused(tiny_curriculum):
     with pytest.raises(ConfigError, match="4-bit LLM"):
         check_supported(curriculum, ["3"], world_size=1)
     check_supported(load_curriculum(tiny_curriculum, qlora), ["3"], world_size=1)
+
+
+def test_qlora_with_zero2_offload_is_refused(tmp_path, tiny_curriculum):
+    config = tmp_path / "zero2-offload.json"  # keys as in DeepSpeed's config docs (zero_optimization)
+    config.write_text(json.dumps({"zero_optimization": {"stage": 2, "offload_optimizer": {"device": "cpu"}}}))
+    curriculum = load_curriculum(tiny_curriculum, ["phases.3.lora.quantize=4bit", "phases.3.train=[lora, adapter.*]",
+                                                   f"deepspeed={config}"])
+    with pytest.raises(ConfigError, match="QLoRA with ZeRO offload"):
+        check_supported(curriculum, ["3"], world_size=1)
+
+
+def test_shipped_configs_are_found_by_name_from_any_directory(tmp_path, monkeypatch, tiny_curriculum):
+    monkeypatch.chdir(tmp_path)
+    assert load_curriculum("p2e-tiny", ["deepspeed=zero3-offload"]) == load_curriculum(
+        tiny_curriculum, ["deepspeed=zero3-offload"])
+    assert load_preset("tiny").name == "tiny"
+    with pytest.raises(ConfigError, match="shipped curricula by name: p2e, p2e-tiny"):
+        load_curriculum("p2e-huge")
+    with pytest.raises(ConfigError, match=r"deepspeed: 'zero4' is neither a JSON file nor a shipped config \(zero2"):
+        load_curriculum("p2e-tiny", ["deepspeed=zero4"])
+    with pytest.raises(ConfigError, match="unknown preset 'huge'; known presets: nano-2b, tiny"):
+        load_preset("huge")
 
 
 def test_trainable_parts_are_checked_against_the_model(tmp_path, tiny_model_dir, tiny_curriculum):
