@@ -56,6 +56,7 @@ def installed(tmp_path_factory) -> Path:
     return venv / "bin"
 
 
+@pytest.mark.slow  # a wheel build and a training run in a new venv: over a minute on 2 cores
 def test_the_wheel_ships_its_configs_and_runs_outside_the_checkout(installed, tmp_path, synthetic_set):
     where = _call([installed / "python", "-c", "import emollm, train; print(emollm.__file__, train.__file__)"],
                   cwd=tmp_path)

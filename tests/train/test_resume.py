@@ -42,6 +42,7 @@ def _kill_after_checkpoint(command: list[str], checkpoint: Path, log: Path) -> i
     return process.wait()
 
 
+@pytest.mark.slow  # three runs of a phase: over a minute on 2 cores
 def test_killed_run_resumes_to_identical_weights(tmp_path, tiny_curriculum, tiny_overrides):
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     assert run(_args(tiny_curriculum, straight, tiny_overrides)) == 0

@@ -16,6 +16,7 @@ from train.curriculum import load_curriculum
 from train.freezing import selectable_parts
 
 STEPS = 8
+pytestmark = pytest.mark.slow  # the module's run of every phase takes over a minute on 2 cores
 
 
 @pytest.fixture(scope="module")
