@@ -24,6 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="EmoLLM: a compact multimodal emotion LLM (train, evaluate, serve, chat).",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    # the `deepspeed` launcher puts --local_rank=N right after the script (deepspeed.launcher.launch,
+    # unless --no_local_rank); it exports LOCAL_RANK too, which is what `emollm train` reads
+    parser.add_argument("--local_rank", "--local-rank", type=int, help=argparse.SUPPRESS)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for entry_point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
         try:

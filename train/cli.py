@@ -31,9 +31,6 @@ def register(subparsers) -> None:
                         help="continue: skip finished phases, resume the current one from its newest "
                              "complete checkpoint")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="curriculum overrides")
-    # the `deepspeed` launcher appends --local_rank=N (unless --no_local_rank); LOCAL_RANK, which
-    # it exports too, is what the process group set-up reads
-    parser.add_argument("--local_rank", "--local-rank", type=int, help=argparse.SUPPRESS)
     parser.set_defaults(func=main)
 
 

@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -82,7 +83,7 @@ def test_two_processes_under_torchrun_match_one_process(tmp_path, tiny_curriculu
 @pytest.mark.slow
 def test_deepspeed_launcher_matches_one_process(tmp_path, tiny_curriculum, tiny_overrides, one_process):
     """The launch users copy from docs/training.md: `deepspeed --num_gpus 2 $(which emollm) train ...`
-    (the launcher appends --local_rank=N to the command and exports RANK, WORLD_SIZE, LOCAL_RANK)."""
+    (the launcher puts --local_rank=N after the script and exports RANK, WORLD_SIZE, LOCAL_RANK)."""
     out = tmp_path / "launcher"
     command = [str(BIN / "deepspeed"), "--num_gpus", "2", "--master_port", str(free_port()), str(BIN / "emollm"),
                *_phase_1a(tiny_curriculum, out, tiny_overrides, batch_size=2), "deepspeed=zero3"]
@@ -115,9 +116,14 @@ def test_zero3_resume_gives_the_weights_of_an_uninterrupted_run(tmp_path, tiny_c
             process.kill()
             pytest.fail(f"the run ended before {checkpoint.name} was complete:\n{log.read_text()[-3000:]}")
         time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGKILL)  # torchrun and both ranks
-    process.wait()
-    assert not (killed / "1a").exists()
+    # torchrun and both ranks: the ranks run in sessions of their own (torch.distributed.elastic
+    # starts each worker with start_new_session), so a process-group kill would miss them
+    launcher = psutil.Process(process.pid)
+    everyone = [launcher, *launcher.children(recursive=True)]
+    for member in everyone:
+        member.send_signal(signal.SIGKILL)
+    psutil.wait_procs(everyone, timeout=60)
+    assert len(everyone) >= 3 and not (killed / "1a").exists()
 
     _launch(_torchrun([*_resume_args(tiny_curriculum, killed, tiny_overrides), "--resume"]))
     info = json.loads((killed / "1a" / "training.json").read_text())
