@@ -11,7 +11,7 @@ import sys
 import pytest
 
 HEAVY = ("torch", "transformers", "gradio", "deepspeed", "fastapi", "scipy")
-PROBE = """
+PROBE = f"""
 import contextlib, io, json, sys
 from emollm.cli import build_parser
 parser = build_parser()
@@ -20,8 +20,8 @@ with contextlib.redirect_stdout(io.StringIO()):
         parser.parse_args(sys.argv[1:] + ["--help"])
     except SystemExit:
         pass
-print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in %r)))
-""" % (HEAVY,)
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {HEAVY!r})))
+"""
 
 
 def heavy_modules_after_help(*command: str) -> list[str]:
