@@ -114,12 +114,13 @@ def build_processor(preset: Preset, config: EmoLLMConfig, tokenizer, pretrained_
 
     specs = config.specs
     size = preset.image_processor.size
-    frames_source = preset.image_processor.pretrained or _tower_source(specs, "frames")
-    frames_stats = _pixel_statistics(frames_source) if pretrained_stats and frames_source else {}
+    own = preset.image_processor.pretrained
+    frames_source = (own, None) if own else _tower_source(specs, "frames")
+    frames_stats = _pixel_statistics(*frames_source) if pretrained_stats and frames_source[0] else {}
     image_processor = CLIPImageProcessor(size={"shortest_edge": size}, crop_size={"height": size, "width": size},
                                          **frames_stats)
     face_source = _tower_source(specs, "face")
-    face_stats = _pixel_statistics(face_source) if pretrained_stats and face_source else {}
+    face_stats = _pixel_statistics(*face_source) if pretrained_stats and face_source[0] else {}
     mel_bins = config.audio_config.num_mel_bins if config.audio_config is not None else 80
     feature_extractor = WhisperFeatureExtractor(feature_size=mel_bins)
     return EmoLLMProcessor(
@@ -131,17 +132,17 @@ def build_processor(preset: Preset, config: EmoLLMConfig, tokenizer, pretrained_
         face_image_mean=face_stats.get("image_mean"), face_image_std=face_stats.get("image_std"))
 
 
-def _tower_source(specs, modality: str) -> str | None:
+def _tower_source(specs, modality: str) -> tuple[str | None, str | None]:
     spec = specs.towers.get(modality)
-    return spec.pretrained if spec is not None else None
+    return (spec.pretrained, spec.revision) if spec is not None else (None, None)
 
 
-def _pixel_statistics(source: str) -> dict:
+def _pixel_statistics(source: str, revision: str | None = None) -> dict:
     """image_mean / image_std from a checkpoint's preprocessor_config.json (hub cache or folder)."""
     from transformers import ImageProcessingMixin
 
     try:
-        values, _ = ImageProcessingMixin.get_image_processor_dict(source)
+        values, _ = ImageProcessingMixin.get_image_processor_dict(source, revision=revision)
     except OSError as error:
         raise ConfigError(f"{source}: no image processor config available locally (no download here): "
                           f"{error}") from None
