@@ -13,12 +13,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
 from safetensors.torch import load_file, save_file
 
 from emollm.presets import REPO_ROOT, init_model_dir, load_preset
+from emollm.processing_emollm import ClipMedia
 from emollm.towers import TowerLoadError
 
 # The repo ids of the real preset (configs/model/nano-2b.yaml); the sizes are tiny.
@@ -147,7 +149,12 @@ def test_init_from_the_hub_cache_loads_every_tensor(stand_ins, tmp_path):
     _assert_parts_equal_checkpoints(model, checkpoints)
     processor = EmoLLMProcessor.from_pretrained(out)
     assert processor.face_image_mean == [0.5] * 3 and processor.face_image_std == [0.5] * 3
-    assert processor.image_processor.image_mean == pytest.approx([0.48145466, 0.4578275, 0.40821073])
+    # a grey clip: frames normalised with CLIP's statistics, face crops with the ViT checkpoint's
+    grey = np.full((8, 32, 32, 3), 128, np.uint8)
+    pixels = processor.media_tensors([ClipMedia(frames=grey, faces=grey)])
+    assert torch.allclose(pixels["face_pixel_values"], torch.tensor((128 / 255 - 0.5) / 0.5), atol=1e-4)
+    clip_red = (128 / 255 - 0.48145466) / 0.26862954  # OpenAI CLIP's red-channel mean / std
+    assert torch.allclose(pixels["frames_pixel_values"][:, :, 0], torch.tensor(clip_red), atol=1e-4)
 
 
 def test_init_from_local_folders(stand_ins, tmp_path):

@@ -17,7 +17,7 @@ from data_pipeline.schema import read_records
 from data_pipeline.synthetic import generate_synthetic
 from emollm.cli import run
 
-TRAIN_CLIPS, HELD_OUT_CLIPS = 280, 42
+TRAIN_CLIPS, HELD_OUT_CLIPS = 140, 42  # 90 steps: held-out MER 71 % (majority 14 %) here
 
 
 @pytest.mark.slow
@@ -33,7 +33,7 @@ def test_tiny_model_learns_mer_well_above_the_majority_baseline(tiny_model_dir, 
                            "modality_dropout": {"subtitle": 0.5},  # face and voice, not only the wording
                            "optim": {"lr": {"adapters": 2.0e-3, "fusion": 2.0e-3, "llm": 2.0e-3},
                                      "scheduler": "cosine", "warmup_ratio": 0.05},
-                           "max_steps": 150, "batch_size": 16, "logging_steps": 25, "save_steps": 150}}}
+                           "max_steps": 90, "batch_size": 16, "logging_steps": 10, "save_steps": 90}}}
     config = tmp_path / "learning-claim.yaml"
     config.write_text(yaml.safe_dump(curriculum, sort_keys=False))
     assert run(["train", "--config", str(config), "--out", str(tmp_path / "run")]) == 0
