@@ -25,7 +25,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout, or site-package
 class ImageProcessorSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     size: int = 224
-    pretrained: str | None = None  # take mean/std and resizing from this processor when available
+    pretrained: str | None = None  # the frames' mean/std from this processor (default: the frames tower's)
 
 
 class Preset(BaseModel):
@@ -102,23 +102,53 @@ def load_tokenizer(preset: Preset):
         raise ConfigError(f"tokenizer {source!r} is not available locally (no download here): {error}") from None
 
 
-def build_processor(preset: Preset, config: EmoLLMConfig, tokenizer):
+def build_processor(preset: Preset, config: EmoLLMConfig, tokenizer, pretrained_stats: bool = False):
+    """With `pretrained_stats`, each vision tower's pixels are normalised with the statistics its
+    own checkpoint was trained with (its preprocessor_config.json): CLIP's for the frames, the
+    face checkpoint's for the face crops (a ViT-B/16 uses 0.5 / 0.5, not CLIP's)."""
     from transformers import CLIPImageProcessorPil as CLIPImageProcessor  # no torchvision needed
     from transformers import WhisperFeatureExtractor
 
     from emollm.processing_emollm import EmoLLMProcessor
 
+    specs = config.specs
     size = preset.image_processor.size
-    image_processor = CLIPImageProcessor(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
+    own = preset.image_processor.pretrained
+    frames_source = (own, None) if own else _tower_source(specs, "frames")
+    frames_stats = _pixel_statistics(*frames_source) if pretrained_stats and frames_source[0] else {}
+    image_processor = CLIPImageProcessor(size={"shortest_edge": size}, crop_size={"height": size, "width": size},
+                                         **frames_stats)
+    face_source = _tower_source(specs, "face")
+    face_stats = _pixel_statistics(*face_source) if pretrained_stats and face_source[0] else {}
     mel_bins = config.audio_config.num_mel_bins if config.audio_config is not None else 80
     feature_extractor = WhisperFeatureExtractor(feature_size=mel_bins)
-    specs = config.specs
     return EmoLLMProcessor(
         image_processor=image_processor, feature_extractor=feature_extractor, tokenizer=tokenizer,
         chat_template=tokenizer.chat_template, num_frames=specs.media.num_frames, face_size=preset.face_size,
         num_tokens={m: config.num_tokens(m) for m in config.active_modalities},
         max_audio_seconds=specs.media.max_audio_seconds, audio_window_seconds=specs.media.audio_window_seconds,
-        audio_length=specs.media.audio_length)
+        audio_length=specs.media.audio_length,
+        face_image_mean=face_stats.get("image_mean"), face_image_std=face_stats.get("image_std"))
+
+
+def _tower_source(specs, modality: str) -> tuple[str | None, str | None]:
+    spec = specs.towers.get(modality)
+    return (spec.pretrained, spec.revision) if spec is not None else (None, None)
+
+
+def _pixel_statistics(source: str, revision: str | None = None) -> dict:
+    """image_mean / image_std from a checkpoint's preprocessor_config.json (hub cache or folder)."""
+    from transformers import ImageProcessingMixin
+
+    try:
+        values, _ = ImageProcessingMixin.get_image_processor_dict(source, revision=revision)
+    except OSError as error:
+        raise ConfigError(f"{source}: no image processor config available locally (no download here): "
+                          f"{error}") from None
+    missing = [k for k in ("image_mean", "image_std") if k not in values]
+    if missing:
+        raise ConfigError(f"{source}: its image processor config lacks {', '.join(missing)}")
+    return {k: [float(v) for v in values[k]] for k in ("image_mean", "image_std")}
 
 
 def build_model(config: EmoLLMConfig, load_weights: bool = False):
@@ -132,8 +162,8 @@ def build_model(config: EmoLLMConfig, load_weights: bool = False):
 
 
 def _load_component_weights(model, config: EmoLLMConfig) -> None:
-    from transformers import AutoModelForCausalLM
-
+    """Every named part loads strictly: all the keys it expects, none it doesn't know, same shapes
+    (`TowerLoadError` names them otherwise), so a renamed key can't leave a part random."""
     from emollm.towers import build_tower
 
     specs = config.specs
@@ -141,16 +171,40 @@ def _load_component_weights(model, config: EmoLLMConfig) -> None:
         spec = specs.towers.get(modality)
         if spec is not None and spec.pretrained:
             sub_config = {"frames": config.frame_config, "face": config.face_config, "audio": config.audio_config}[modality]
-            loaded = build_tower(sub_config, spec, load_weights=True)
-            missing, unexpected = tower.load_state_dict(loaded.state_dict(), strict=False)
-            logger.info("tower %s from %s (missing %d, unexpected %d keys)", modality, spec.pretrained,
-                        len(missing), len(unexpected))
+            _copy_strictly(tower, build_tower(sub_config, spec, load_weights=True), spec.pretrained)
+            logger.info("tower %s from %s", modality, spec.pretrained)
     if config.text_pretrained:
-        llm = AutoModelForCausalLM.from_pretrained(config.text_pretrained, revision=config.text_revision)
+        llm = _load_llm(config.text_pretrained, config.text_revision)
         llm.resize_token_embeddings(config.text_config.vocab_size)
-        model.language_model.load_state_dict(llm.state_dict(), strict=False)
+        _copy_strictly(model.language_model, llm, config.text_pretrained)
         logger.info("LLM from %s", config.text_pretrained)
     model.freeze_towers()
+
+
+def _load_llm(source: str, revision: str | None):
+    from transformers import AutoModelForCausalLM
+
+    from emollm.towers import TowerLoadError, check_loading_info
+
+    try:
+        llm, info = AutoModelForCausalLM.from_pretrained(source, revision=revision, output_loading_info=True)
+    except OSError as error:
+        raise TowerLoadError(f"LLM {source!r} is not available locally (no download here): {error}") from None
+    check_loading_info(source, info["missing_keys"], info["unexpected_keys"], info["mismatched_keys"])
+    return llm
+
+
+def _copy_strictly(target, loaded, source: str) -> None:
+    """Copy `loaded`'s weights into the part built from the preset: the preset's sub-config must
+    describe the checkpoint (same keys and shapes), else an error names the difference."""
+    from emollm.towers import check_loading_info
+
+    theirs, ours = loaded.state_dict(), target.state_dict()
+    mismatched = [f"{k} {tuple(v.shape)} vs the preset's {tuple(ours[k].shape)}"
+                  for k, v in theirs.items() if k in ours and v.shape != ours[k].shape]
+    check_loading_info(f"{source} (against the preset's config)", sorted(set(ours) - set(theirs)),
+                       sorted(set(theirs) - set(ours)), mismatched)
+    target.load_state_dict(theirs, strict=True)
 
 
 def create(preset_name: str, load_weights: bool = False):
@@ -158,7 +212,7 @@ def create(preset_name: str, load_weights: bool = False):
     preset = load_preset(preset_name)
     tokenizer = load_tokenizer(preset)
     config = build_config(preset, tokenizer)
-    processor = build_processor(preset, config, tokenizer)
+    processor = build_processor(preset, config, tokenizer, pretrained_stats=load_weights)
     model = build_model(config, load_weights=load_weights)
     return model, processor
 

@@ -57,7 +57,12 @@ class EmoLLMProcessor(ProcessorMixin):
                  num_frames: int = 8, face_size: int = 224, num_tokens: dict | None = None,
                  face_detector: str | None = "haar", sample_fps: float | None = None,
                  max_audio_seconds: float = 120.0, audio_window_seconds: float = 30.0, max_frame_side: int = 1280,
-                 audio_length: str = "window", **kwargs):
+                 audio_length: str = "window",
+                 face_image_mean: list[float] | None = None, face_image_std: list[float] | None = None,
+                 **kwargs):
+        # the face tower's own normalisation (its checkpoint's processor); None = the frames'
+        self.face_image_mean = face_image_mean
+        self.face_image_std = face_image_std
         self.num_frames = num_frames
         self.face_size = face_size
         self.num_tokens = dict(num_tokens or {"frames": 32, "face": 4, "audio": 32, "fusion": 1})
@@ -140,6 +145,8 @@ class EmoLLMProcessor(ProcessorMixin):
         kwargs = {}
         if size is not None:
             kwargs = {"size": {"shortest_edge": size}, "crop_size": {"height": size, "width": size}}
+            if self.face_image_mean is not None:
+                kwargs.update(image_mean=self.face_image_mean, image_std=self.face_image_std)
         pixels = self.image_processor(images=flat, return_tensors="pt", **kwargs)["pixel_values"]
         return pixels.reshape(len(clips), -1, *pixels.shape[1:])
 

@@ -69,6 +69,6 @@ def _media_parts(kwargs: dict) -> list[dict]:
         parts.append({"type": "video"})
     if kwargs.get("image"):
         parts.append({"type": "image"})
-    if kwargs.get("audio"):
+    if kwargs.get("audio") and not kwargs.get("video"):  # a video part already stands for the clip's audio
         parts.append({"type": "audio"})
     return parts

@@ -11,12 +11,13 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
-from transformers import AutoModel, PreTrainedConfig
+from transformers import PreTrainedConfig
 
+from data_pipeline.errors import ConfigError
 from emollm.configuration_emollm import TowerSpec
 
 logger = logging.getLogger(__name__)
@@ -24,45 +25,72 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TowerKind:
-    build: Callable[[PreTrainedConfig], nn.Module]
-    load: Callable[[str, str | None], nn.Module]
+    """How one kind of encoder is built from its sub-config and loaded from a checkpoint.
+
+    `model_class` names the transformers class the tower *is*, built without heads its
+    checkpoints lack (a ViT classifier has no pooler). A checkpoint may hold more than the
+    tower (CLIP's text half, a classifier head, Whisper's decoder): keys under
+    `checkpoint_extras` are left behind; any other unexpected key, and every missing one, is an
+    error naming it (`TowerLoadError`), so a renamed key never leaves a tower random."""
+
+    model_class: str
     width: Callable[[PreTrainedConfig], int]
+    build_kwargs: dict = field(default_factory=dict)
+    checkpoint_extras: tuple[str, ...] = ()
+    load_class: str | None = None  # load through this class, then take `part` (Whisper: the encoder)
+    part: Callable[[nn.Module], nn.Module] = lambda model: model
+
+    def build(self, config: PreTrainedConfig) -> nn.Module:
+        return _transformers_class(self.model_class)(config, **self.build_kwargs)
+
+    def load(self, source: str, revision: str | None) -> nn.Module:
+        loader = _transformers_class(self.load_class or self.model_class)
+        try:
+            model, info = loader.from_pretrained(source, revision=revision, output_loading_info=True,
+                                                 **self.build_kwargs)
+        except OSError as error:
+            raise TowerLoadError(f"tower weights {source!r} are not available locally (no download here): "
+                                 f"{error}") from None
+        unexpected = [k for k in info["unexpected_keys"] if not k.startswith(self.checkpoint_extras)]
+        check_loading_info(source, info["missing_keys"], unexpected, info["mismatched_keys"])
+        return self.part(model)
 
 
-def _build_vision(config: PreTrainedConfig) -> nn.Module:
-    return AutoModel.from_config(config)
+class TowerLoadError(ConfigError):
+    """Pretrained weights that don't fit the part they should fill (names the keys)."""
 
 
-def _load_vision(source: str, revision: str | None) -> nn.Module:
-    # CLIP checkpoints hold text and vision halves; take only the vision part.
-    from transformers import AutoConfig
-
-    config = AutoConfig.from_pretrained(source, revision=revision)
-    vision_config = getattr(config, "vision_config", None)
-    if vision_config is not None:
-        model = AutoModel.from_pretrained(source, revision=revision)
-        return model.vision_model if hasattr(model, "vision_model") else model
-    return AutoModel.from_pretrained(source, revision=revision, add_pooling_layer=False) \
-        if config.model_type == "vit" else AutoModel.from_pretrained(source, revision=revision)
+def check_loading_info(source: str, missing, unexpected, mismatched=()) -> None:
+    """Raise naming every missing, unexpected and mis-shaped key (transformers only logs them)."""
+    problems = [f"{label} keys: {', '.join(sorted(str(k) for k in keys))}"
+                for label, keys in (("missing", missing), ("unexpected", unexpected),
+                                    ("mismatched", mismatched)) if keys]
+    if problems:
+        raise TowerLoadError(f"{source}: the checkpoint does not fit: " + "; ".join(problems))
 
 
-def _build_whisper_encoder(config: PreTrainedConfig) -> nn.Module:
-    from transformers.models.whisper.modeling_whisper import WhisperEncoder
+def _transformers_class(name: str):
+    import transformers
 
-    return WhisperEncoder(config)
+    if name == "WhisperEncoder":
+        from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
-
-def _load_whisper_encoder(source: str, revision: str | None) -> nn.Module:
-    from transformers import WhisperModel
-
-    return WhisperModel.from_pretrained(source, revision=revision).get_encoder()
+        return WhisperEncoder
+    return getattr(transformers, name)
 
 
 TOWER_KINDS: dict[str, TowerKind] = {
-    "clip_vision_model": TowerKind(_build_vision, _load_vision, lambda c: c.hidden_size),
-    "siglip_vision_model": TowerKind(_build_vision, _load_vision, lambda c: c.hidden_size),
-    "vit": TowerKind(_build_vision, _load_vision, lambda c: c.hidden_size),
-    "whisper": TowerKind(_build_whisper_encoder, _load_whisper_encoder, lambda c: c.d_model),
+    # a full CLIP checkpoint (openai/clip-vit-large-patch14) also holds the text tower and projections
+    "clip_vision_model": TowerKind("CLIPVisionModel", lambda c: c.hidden_size,
+                                   checkpoint_extras=("text_model.", "text_projection", "visual_projection",
+                                                      "logit_scale")),
+    "siglip_vision_model": TowerKind("SiglipVisionModel", lambda c: c.hidden_size,
+                                     checkpoint_extras=("text_model.", "logit_scale", "logit_bias")),
+    # ViT classifiers (google/vit-base-patch16-224) have no pooler: built without one, head left behind
+    "vit": TowerKind("ViTModel", lambda c: c.hidden_size, build_kwargs={"add_pooling_layer": False},
+                     checkpoint_extras=("classifier.",)),
+    "whisper": TowerKind("WhisperEncoder", lambda c: c.d_model, load_class="WhisperModel",
+                         part=lambda model: model.get_encoder()),
 }
 
 

@@ -10,17 +10,25 @@ Two layouts are read:
       <root>/video/<name>.mp4   # names like sample_00000001
       <root>/transcription*.csv # name, chinese, english (or name, sentence)
 
-* release::
+* release (huggingface.co/datasets/MERChallenge/MER2023; file names and columns as
+  github.com/zeroQiaoba/MERTools MERBench/toolkit/preprocess/mer2023.py reads them)::
 
-      <root>/train-label.csv (or any *label*.csv) with name, discrete[, valence];
-      test label files have "test" in their name; videos in <root>/train/, <root>/test*/ or <root>/video/
+      <root>/train-label.csv              name, discrete, valence
+      <root>/test{1,2,3}-label.csv        same (test3 has no valence column)
+      <root>/train/, test1/, test2/, test3/   <name>.avi or .mp4
+  or as unpacked from the hub, which public loaders read::
+      <root>/mer2023train/train-label.csv, <root>/mer2023train/train/, <root>/mer2023train/test3/
+      <root>/test-labels/test{1,2,3}-label.csv, <root>/test1/, <root>/test2/
+  Label CSVs are found at the root or one or two folders down; clips anywhere below the root.
 
-Emotions: neutral, angry, happy, sad, worried (-> fearful), surprise. Test entries that carry
-the baseline's placeholder label (val == -10) are unlabelled: listed as rejects.
+Emotions: neutral, angry, happy, sad, worried (-> fearful), surprise. Only the discrete label is
+read: `val == -10` in the npz is how MERTools' preprocessing writes "no valence" (test3), not a
+missing emotion, so those clips are kept.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,7 +46,7 @@ from data_pipeline.errors import UserFacingError
 from data_pipeline.schema import Record
 from data_pipeline.tasks import Task
 
-PLACEHOLDER_VALENCE = -10.0  # MER2023-Baseline's "no label" marker for unlabelled test clips
+LABEL_TABLES = re.compile(r"^(train|test\d*)-label\.csv$")
 
 
 class MERChallengeConverter(DatasetConverter):
@@ -48,9 +56,9 @@ class MERChallengeConverter(DatasetConverter):
     def iter_records(self) -> Iterator[Record]:
         videos = MediaIndex(self.root)
         subtitles, language = self._subtitles()
-        for split, name, emotion, valence in self._labels():
-            if split == "test" and valence == PLACEHOLDER_VALENCE:
-                yield self.reject(name, "test clip without a label (placeholder val = -10)", kind="unlabelled test clips")
+        for split, name, emotion in self._labels():
+            if not emotion or emotion.lower() in ("nan", "none"):
+                yield self.reject(name, "clip without an emotion label", kind="unlabelled clips")
                 continue
             video = videos.find(name) or self.root / "video" / f"{name}.mp4"
             record = emotion_record(self, name, split, emotion, video=video, subtitle=subtitles.get(name),
@@ -58,21 +66,22 @@ class MERChallengeConverter(DatasetConverter):
             yield record or self.reject(name, f"emotion {emotion!r} has no basic class")
         self.report_rejects()
 
-    def _labels(self) -> Iterator[tuple[str, str, str, float | None]]:
+    def _labels(self) -> Iterator[tuple[str, str, str]]:
         npz = find_file(self.root, "label-6way.npz")
         if npz.exists():
             yield from self._npz_labels(npz)
             return
-        tables = sorted(p for p in self.root.glob("*label*.csv") if "transcription" not in p.name)
+        tables = sorted(p for pattern in ("*-label.csv", "*/*-label.csv", "*/*/*-label.csv")
+                        for p in self.root.glob(pattern) if LABEL_TABLES.match(p.name))
         if not tables:
-            raise UserFacingError(f"{self.name}: neither label-6way.npz nor a *label*.csv under {self.root}")
+            raise UserFacingError(f"{self.name}: neither label-6way.npz nor train-label.csv / test{{1,2,3}}-label.csv "
+                                  f"under {self.root} (or one or two folders down)")
         for table in tables:
-            split = "test" if "test" in table.name else "train"
+            split = "train" if table.name.startswith("train") else "test"
             for row in read_table(table, self.name, ("name", "discrete")):
-                valence = float(row["valence"]) if row.get("valence") not in (None, "") else None
-                yield split, row["name"], row["discrete"], valence
+                yield split, row["name"], row["discrete"]
 
-    def _npz_labels(self, path: Path) -> Iterator[tuple[str, str, str, float | None]]:
+    def _npz_labels(self, path: Path) -> Iterator[tuple[str, str, str]]:
         # The baselines store dicts in the npz, so pickle loading is what reads this format.
         try:
             archive = np.load(path, allow_pickle=True)
@@ -84,12 +93,11 @@ class MERChallengeConverter(DatasetConverter):
             prefix = key.removesuffix("_corpus")
             split = "train" if prefix == "train" else "validation" if prefix in ("val", "dev") else "test"
             for name, entry in archive[key].item().items():
-                valence = entry.get("val")
-                yield split, str(name), str(entry.get("emo")), None if valence is None else float(valence)
+                yield split, str(name), str(entry.get("emo") or "")
 
     def _subtitles(self) -> tuple[dict[str, str], str | None]:
         """name -> subtitle from transcription*.csv (the Chinese original where there is one)."""
-        tables = sorted(self.root.glob("transcription*.csv"))
+        tables = sorted(p for pattern in ("transcription*.csv", "*/transcription*.csv") for p in self.root.glob(pattern))
         rows = read_table(tables[0], self.name, ("name",)) if tables else []
         column = next((c for c in ("chinese", "sentence", "english") if rows and c in rows[0]), None)
         if column is None:
@@ -101,7 +109,8 @@ class MERChallengeConverter(DatasetConverter):
 @register_converter
 class MER2023Converter(MERChallengeConverter):
     name = "mer2023"
-    source = "MER2023 (Lian et al., ACM MM 2023), github.com/zeroQiaoba/MER2023-Baseline (label-6way.npz, video/)"
+    source = ("MER2023 (Lian et al., ACM MM 2023): huggingface.co/datasets/MERChallenge/MER2023 release "
+              "(train-label.csv, test-labels/test{1,2,3}-label.csv) or MERTools' label-6way.npz + video/")
 
 
 @register_converter

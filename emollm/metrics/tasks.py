@@ -133,19 +133,46 @@ def score_ov_mer(predictions: Sequence[str], references: Sequence[dict], *, whee
             "unparsed": len(unparsed), "unparsed_indices": unparsed}
 
 
+def _eri_golds(references: Sequence[dict], wheel: EmotionWheel) -> tuple[list[str], list[set[str]]]:
+    """Each reference's gold emotion text (for the judge) and its wheel groups. A reference gives one
+    `emotion` (synthetic, MER-style sets; off the wheel is an error naming the sample) or, as
+    OV-MERD does, its open-vocabulary `emotions` (words off the wheel give no group; a sample
+    with none on it is left out of the label hit). Neither field is an error naming the sample."""
+    texts, groups = [], []
+    for i, ref in enumerate(references):
+        ref = ref if isinstance(ref, dict) else {}
+        if ref.get("emotion") not in (None, ""):
+            text = str(ref["emotion"])
+            found = {wheel.main_group(text)} - {None}
+        elif ref.get("emotions"):
+            words = ref["emotions"] if isinstance(ref["emotions"], list | tuple) else [ref["emotions"]]
+            text = ", ".join(map(str, words))
+            found = {g for g in (wheel.main_group(str(w)) for w in words) if g}
+        else:
+            raise MetricsInputError(f"ERI: reference {i} has neither 'emotion' nor 'emotions' (got {ref!r})")
+        if not found and "emotion" in ref and ref["emotion"] not in (None, ""):
+            raise MetricsInputError(f"ERI: reference {i} has emotion {text!r}, which is not in the label set")
+        texts.append(text)
+        groups.append(found)
+    return texts, groups
+
+
 @scorer("ERI")
 def score_eri(predictions: Sequence[str], references: Sequence[dict], *, wheel=None, judge=None, **_) -> dict:
     """Emotion reasoning: judged clue/label overlap (0-10) when a judge is configured, and a local
-    label hit (the gold emotion's wheel group, or its basic emotion, is asserted in the text)."""
+    label hit (a gold emotion's wheel group, or its basic emotion, is asserted in the text; with
+    several gold words, as OV-MERD has, any of them counts)."""
     wheel = load_wheel(wheel)
-    emotions = [str(e) for e in gold_field(references, "emotion", "ERI")]
-    gold_groups = gold_labels(emotions, wheel.main_group, "ERI", "emotion")
+    emotions, gold_groups = _eri_golds(references, wheel)
     n = len(predictions)
     groups = [wheel.groups_in(p) for p in predictions]
     unparsed = [i for i, g in enumerate(groups) if not g]
-    hits = sum(g in found for g, found in zip(gold_groups, groups, strict=True))
-    basic_hits = sum(wheel.parent_of(g) in {wheel.parent_of(x) for x in found}
-                     for g, found in zip(gold_groups, groups, strict=True))
+    off_wheel = [i for i, gold in enumerate(gold_groups) if not gold]
+    pairs = [(gold, set(found)) for gold, found in zip(gold_groups, groups, strict=True) if gold]
+    hits = sum(bool(gold & found) for gold, found in pairs)
+    basic_hits = sum(bool({wheel.parent_of(g) for g in gold} & {wheel.parent_of(x) for x in found})
+                     for gold, found in pairs)
+    scored = len(pairs)
     client = resolve_judge(judge)
     if client is None:
         judged = dict(NO_JUDGE)
@@ -154,8 +181,9 @@ def score_eri(predictions: Sequence[str], references: Sequence[dict], *, wheel=N
     else:
         clues = [ref.get("clues") for ref in references]
         judged = client.score_eri(predictions, clues, emotions)
-    return {"n": n, "label_hit": rounded(hits / n) if n else None,
-            "label_hit_basic": rounded(basic_hits / n) if n else None,
+    return {"n": n, "label_hit": rounded(hits / scored) if scored else None,
+            "label_hit_basic": rounded(basic_hits / scored) if scored else None,
+            "gold_off_wheel": len(off_wheel), "gold_off_wheel_indices": off_wheel,
             "unparsed": len(unparsed), "unparsed_indices": unparsed, "judge": judged}
 
 

@@ -51,28 +51,42 @@ def text(path: Path, content: str, encoding: str = "utf-8") -> Path:
     return path
 
 
+# Source: the MER2023 release on huggingface.co/datasets/MERChallenge/MER2023 as public loaders read
+# it (mer2023train/train-label.csv + mer2023train/train/, test-labels/test{1,2,3}-label.csv,
+# test1/, test2/, mer2023train/test3/; clips .avi), with the columns github.com/zeroQiaoba/MERTools
+# MERBench/toolkit/preprocess/mer2023.py reads (name, discrete, valence; test3 without valence).
 def build_mer2023(root: Path) -> Expected:
-    corpus = {"train_corpus": {"sample_00000001": {"emo": "happy", "val": 2.0},
-                               "sample_00000002": {"emo": "worried", "val": -1.0}},
-              "test1_corpus": {"sample_00000003": {"emo": "sad", "val": -2.0},
-                               "sample_00000004": {"emo": "neutral", "val": -10}}}  # unlabelled placeholder
+    text(root / "mer2023train" / "train-label.csv",
+         "name,discrete,valence\nsample_00000001,happy,2.0\nsample_00000002,worried,-1.0\n")
+    text(root / "test-labels" / "test1-label.csv", "name,discrete,valence\nsample_00003001,sad,-2.0\n")
+    text(root / "test-labels" / "test2-label.csv", "name,discrete,valence\nsample_00004001,angry,-3.0\n")
+    text(root / "test-labels" / "test3-label.csv", "name,discrete\nsample_00005001,surprise\n")
+    for i, folder in enumerate(("mer2023train/train/sample_00000001", "mer2023train/train/sample_00000002",
+                                "test1/sample_00003001", "test2/sample_00004001", "mer2023train/test3/sample_00005001")):
+        clip(root / f"{folder}.avi", seed=i)
+    return Expected(5, {"train": 2, "test": 3}, {"happy", "fearful", "sad", "angry", "surprised"})
+
+
+# Source: the processed copy MER-UniBench / MERTools use (MERBench/config.py: label-6way.npz,
+# video/, transcription-merge.csv for MER2024; the npz as MERBench/toolkit/preprocess/mer2023.py
+# writes it: {train,test1,test2,test3}_corpus of name -> {emo, val}, val = -10 where there is none).
+def build_mer2024(root: Path) -> Expected:
+    corpus = {"train_corpus": {"sample_00000005": {"emo": "angry", "val": -3.0},
+                               "sample_00000006": {"emo": "worried", "val": -1.0}},
+              "test1_corpus": {"sample_00000007": {"emo": "sad", "val": -2.0}},
+              "test3_corpus": {"sample_00000008": {"emo": "surprise", "val": -10}}}  # no valence, emotion stands
     root.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(root / "label-6way.npz", **corpus)
-    for i in range(1, 5):
+    for i in range(5, 9):
         clip(root / "video" / f"sample_0000000{i}.mp4", seed=i)
-    text(root / "transcription-engchi-polish.csv",
-         "name,chinese,english\nsample_00000001,我今天很开心,I am happy today\nsample_00000003,唉,Sigh\n")
-    return Expected(3, {"train": 2, "test": 1}, {"happy", "fearful", "sad"}, rejects=1)
+    text(root / "transcription-merge.csv",
+         "name,chinese,english\nsample_00000005,你怎么又迟到了,Why are you late again\nsample_00000007,唉,Sigh\n")
+    return Expected(4, {"train": 2, "test": 2}, {"angry", "fearful", "sad", "surprised"})
 
 
-def build_mer2024(root: Path) -> Expected:
-    text(root / "train-label.csv", "name,discrete,valence\nsample_00000005,angry,-3.0\nsample_00000006,surprise,1.0\n")
-    text(root / "transcription.csv", "name,sentence\nsample_00000005,你怎么又迟到了\n")
-    for i, name in enumerate(("sample_00000005", "sample_00000006")):
-        clip(root / "train" / f"{name}.mp4", seed=i)
-    return Expected(2, {"train": 2}, {"angry", "surprised"})
-
-
+# Source: github.com/declare-lab/MELD README (MELD.Raw: {train,dev,test}_sent_emo.csv with these columns,
+# train_splits/, dev_splits_complete/, output_repeated_splits_test/ of dia{D}_utt{U}.mp4); the same
+# columns and names as github.com/zeroQiaoba/MERTools MERBench/toolkit/preprocess/meld.py reads.
 MELD_COLUMNS = ["Sr No.", "Utterance", "Speaker", "Emotion", "Sentiment", "Dialogue_ID", "Utterance_ID",
                 "Season", "Episode", "StartTime", "EndTime"]
 
@@ -97,6 +111,9 @@ def build_meld(root: Path) -> Expected:
     return Expected(5, {"train": 3, "validation": 1, "test": 1}, {"happy", "surprised", "sad", "angry", "neutral"})
 
 
+# Source: the IEMOCAP_full_release tree (sail.usc.edu/iemocap; Busso et al., LRE 2008):
+# Session{n}/dialog/EmoEvaluation/<dialog>.txt ([start - end]\tturn\tcode\t[V, A, D] lines, evaluator
+# lines below), dialog/transcriptions/<dialog>.txt, sentences/wav/<dialog>/<turn>.wav.
 def _iemocap_session(root: Path, session: int, rows: list[tuple[str, str, str]]) -> None:
     dialog = f"Ses0{session}F_impro01"
     folder = root / "IEMOCAP_full_release" / f"Session{session}"
@@ -119,6 +136,9 @@ def build_iemocap(root: Path) -> Expected:
     return Expected(3, {"train": 2, "test": 1}, {"neutral", "happy", "angry"}, rejects=1)
 
 
+# Source: github.com/thuiar/MMSA README (the released label.csv: video_id, clip_id, text, label,
+# label_T, label_A, label_V, annotation, mode; clips Raw/<video_id>/<clip_id>.mp4; SIMS pads clip
+# ids to 4 digits, CH-SIMS v2 (github.com/thuiar/ch-sims-v2) ships meta.csv).
 def _mmsa(root: Path, table: str, rows: list[tuple], pad: bool) -> None:
     lines = ["video_id,clip_id,text,label,label_T,label_A,label_V,annotation,mode\n"]
     for i, (video_id, clip_id, words, score, annotation, mode) in enumerate(rows):
@@ -152,6 +172,8 @@ def build_simsv2(root: Path) -> Expected:
     return Expected(2, {"train": 1, "validation": 1}, {"neutral", "positive"})
 
 
+# Source: dfew-dataset.github.io (EmoLabel_DataSplit/{train,test}(single-labeled)/set_<k>.csv with
+# video_name,label 1-7 = happy, sad, neutral, angry, surprise, disgust, fear; Clip/original/NNNNN.mp4).
 def build_dfew(root: Path) -> Expected:
     splits = root / "EmoLabel_DataSplit"
     text(splits / "train(single-labeled)" / "set_1.csv", "video_name,label\n1,1\n2,4\n")
@@ -161,6 +183,8 @@ def build_dfew(root: Path) -> Expected:
     return Expected(3, {"train": 2, "test": 1}, {"happy", "angry", "fearful"})
 
 
+# Source: mafw-database.github.io/MAFW (Train & Test Set/single/no_caption/set_<k>/{train,test}.txt
+# lines "00025.mp4 anger"; data/clips/).
 def build_mafw(root: Path) -> Expected:
     split = root / "Train & Test Set" / "single" / "no_caption" / "set_1"
     text(split / "train.txt", "00025.mp4 anger\n00026.mp4 contempt\n")
@@ -170,6 +194,8 @@ def build_mafw(root: Path) -> Expected:
     return Expected(3, {"train": 2, "test": 1}, {"angry", "disgusted", "sad"})
 
 
+# Source: wangyanckxx.github.io/Proj_CVPR2022_FERV39k.html (4_setups/All_scenes/{train,test}_All.csv
+# of "scene/Emotion/clip Emotion"; 2_ClipsforFaceCrop/<clip>/NNNN.jpg frames).
 def build_ferv39k(root: Path) -> Expected:
     setups = root / "4_setups" / "All_scenes"
     text(setups / "train_All.csv", "Action/Angry/0001 Angry\n")
@@ -182,6 +208,7 @@ def build_ferv39k(root: Path) -> Expected:
     return Expected(2, {"train": 1, "test": 1}, {"angry", "happy"})
 
 
+# Source: caer-dataset.github.io (CAER/{train,validation,test}/<Emotion>/NNNN.avi).
 def build_caer(root: Path) -> Expected:
     for i, (split, emotion) in enumerate((("train", "Anger"), ("train", "Happy"), ("validation", "Sad"),
                                           ("test", "Neutral"))):
@@ -189,6 +216,8 @@ def build_caer(root: Path) -> Expected:
     return Expected(4, {"train": 2, "validation": 1, "test": 1}, {"angry", "happy", "sad", "neutral"})
 
 
+# Source: github.com/CheyneyComputerScience/CREMA-D README (AudioWAV/<actor>_<sentence>_<emotion>_<level>.wav,
+# VideoFlash/*.flv; no official split).
 def build_cremad(root: Path) -> Expected:
     for i, name in enumerate(("1001_DFA_ANG_XX", "1008_IEO_HAP_HI", "1009_TIE_SAD_LO")):
         wav(root / "AudioWAV" / f"{name}.wav", seed=i)
@@ -196,6 +225,8 @@ def build_cremad(root: Path) -> Expected:
     return Expected(3, {"train": 1, "validation": 1, "test": 1}, {"angry", "happy", "sad"})
 
 
+# Source: github.com/aim3-ruc/RUCM3ED README (annotation.json: movie -> dialog -> utterance with
+# Speaker, Text, StartTime, EndTime, EmoAnnotation.final_main_emo; splitInfo/movie_list_*.txt).
 def build_m3ed(root: Path) -> Expected:
     def utterance(speaker, words, emotion):
         return {"Speaker": speaker, "Text": words, "StartTime": "00:00:01.000", "EndTime": "00:00:02.000",
@@ -214,6 +245,8 @@ def build_m3ed(root: Path) -> Expected:
     return Expected(3, {"train": 2, "test": 1}, {"neutral", "happy", "angry"})
 
 
+# Source: github.com/thuiar/MIntRec README ({train,dev,test}.tsv: season, episode, clip, text, label;
+# raw_video/<season>/<episode>/<clip>.mp4).
 def build_mintrec(root: Path) -> Expected:
     header = "season\tepisode\tclip\ttext\tlabel\n"
     for i, (split, row) in enumerate((("train", "S04\tE01\t1\tthank you so much\tThank"),
@@ -225,6 +258,8 @@ def build_mintrec(root: Path) -> Expected:
     return Expected(3, {"train": 1, "validation": 1, "test": 1}, {"thank", "greet", "prevent"})
 
 
+# Source: github.com/thuiar/MIntRec2.0 README (in-scope/{train,dev,test}.tsv: Dialogue_id,
+# Utterance_id, Text, Label, Start_time, End_time; clips dia{D}_utt{U}.mp4).
 def build_mintrec2(root: Path) -> Expected:
     header = "Dialogue_id\tUtterance_id\tText\tLabel\tStart_time\tEnd_time\n"
     text(root / "in-scope" / "train.tsv", header + "1\t0\tthanks man\tThank\t0\t1\n1\t1\tbecause it rained\tExplain\t1\t2\n")
@@ -235,18 +270,35 @@ def build_mintrec2(root: Path) -> Expected:
     return Expected(3, {"train": 1, "validation": 1, "test": 1}, {"thank", "greet", "inform"}, rejects=1)
 
 
+# Source: the MER2025 release tree drawn in github.com/zeroQiaoba/MERTools
+# MER2025/MER2025_Track23/README.md (video/, audio/, subtitle_chieng.csv, track2_train_*.csv with
+# name,openset and track3_train_*.csv with name,reason) and its loader
+# my_affectgpt/datasets/datasets/ovmerd_dataset.py (an empty openset reads as neutral).
 def build_ovmerd(root: Path) -> Expected:
     text(root / "track2_train_ovmerd.csv", "name,openset\nsamplenew3_00000001,\"['happy', 'relieved']\"\n"
-                                           "samplenew3_00000002,\"愤怒, 失望\"\n")
-    text(root / "track3_train_ovmerd.csv", "name,reason\nsamplenew3_00000001,She smiles and her voice rises.\n")
-    text(root / "subtitle_chieng.csv", "name,chinese,english\nsamplenew3_00000001,终于结束了,It's finally over\n")
-    for i in (1, 2):
-        clip(root / "video" / "video" / f"samplenew3_0000000{i}.mp4", seed=i)
-    return Expected(3, {"train": 3}, {"happy, relieved", "愤怒, 失望", "She smiles and her voice rises."})
+                                           "samplenew3_00000002,\"['angry', 'disappointed']\"\n"
+                                           "samplenew3_00000003,[]\n")
+    text(root / "track3_train_ovmerd.csv", "name,reason\n"
+         "samplenew3_00000001,\"In the video, she smiles and her voice rises; she feels happy and relieved.\"\n"
+         "samplenew3_00000002,\"He frowns and raises his voice, so he is angry and disappointed.\"\n"
+         "samplenew3_00000003,\"Her face and tone stay calm; she seems neutral.\"\n")
+    text(root / "track2_train_mercaptionplus.csv", "name,openset\nsample_00100001,\"['sad']\"\n")
+    text(root / "subtitle_chieng.csv", "name,chinese,english\nsamplenew3_00000001,终于结束了,It's finally over\n"
+                                       "samplenew3_00000002,你又迟到了,You're late again\n")
+    for i in (1, 2, 3):
+        clip(root / "video" / f"samplenew3_0000000{i}.mp4", seed=i)
+        wav(root / "audio" / f"samplenew3_0000000{i}.wav", seed=i)
+    clip(root / "video" / "sample_00100001.mp4", seed=4)
+    return Expected(6, {"test": 6}, {"happy, relieved", "angry, disappointed", "neutral",
+                                     "He frowns and raises his voice, so he is angry and disappointed."})
 
 
+# Source: AvaMERG on huggingface.co/datasets/ZhangHanXD/AvaMERG as public loaders read it
+# (github.com/eccentricman/AvaMERG-Pipeline merg_code/scripts/download_avamerge.py): split JSONs
+# and one flat media folder of dia{conversation_id:05d}utt{k}_{speaker/listener id}.mp4 / .wav, k the
+# 0-based utterance index; dialogue_history roles speaker / listener; chain_of_empathy's four fields.
 def _ava_turn(history: list[str], response: str, emotion: str) -> dict:
-    return {"dialogue_history": [{"role": "user" if i % 2 == 0 else "assistant", "utterance": u}
+    return {"dialogue_history": [{"role": "speaker" if i % 2 == 0 else "listener", "utterance": u}
                                  for i, u in enumerate(history)],
             "response": response,
             "chain_of_empathy": {"event_scenario": "Lost a job", "speaker_emotion": emotion,
@@ -254,23 +306,27 @@ def _ava_turn(history: list[str], response: str, emotion: str) -> dict:
 
 
 def build_avamerg(root: Path) -> Expected:
-    train = [{"conversation_id": "00012", "topic": "work", "speaker_profile": {"age": "young"},
-              "listener_profile": {"age": "adult"},
+    profile = {"speaker_profile": {"ID": "s017", "age": "young", "gender": "female"},
+               "listener_profile": {"ID": "l004", "age": "adult", "gender": "male"}}
+    train = [{"conversation_id": "00012", "topic": "work", **profile,
               "turns": [_ava_turn(["I lost my job today."], "I'm so sorry, that's hard.", "sad"),
                         _ava_turn(["I lost my job today.", "I'm so sorry.", "I don't know what to do."],
                                   "Let's think about it together.", "anxious")]}]
-    test = [{"conversation_id": "00040", "turns": [_ava_turn(["I passed the exam!"], "Congratulations!", "joyful")]}]
+    test = [{"conversation_id": "00040", "topic": "school", **profile,
+             "turns": [_ava_turn(["I passed the exam!"], "Congratulations!", "joyful")]}]
     text(root / "train.json", json.dumps(train))
     text(root / "test.json", json.dumps(test))
-    for split, stems in (("train", ("dia12utt1", "dia12utt3")), ("test", ("dia40utt1",))):
-        for i, stem in enumerate(stems):
-            clip(root / split / "video" / f"{stem}.mp4", seed=i)
-            wav(root / split / "audio" / f"{stem}.wav", seed=i)
+    utterances = {(12, 0): "s017", (12, 1): "l004", (12, 2): "s017", (40, 0): "s017"}
+    for i, ((dialogue, k), who) in enumerate(utterances.items()):
+        clip(root / "media" / f"dia{dialogue:05d}utt{k}_{who}.mp4", seed=i)
+        wav(root / "media" / f"dia{dialogue:05d}utt{k}_{who}.wav", seed=i)
     congratulations = format_empathy_answer("Lost a job", "joyful", "The company closed", "Comfort and encourage",
                                             "Congratulations!")
     return Expected(3, {"train": 2, "test": 1}, {congratulations})
 
 
+# Source: github.com/facebookresearch/EmpatheticDialogues (empatheticdialogues.tar.gz: {train,valid,test}.csv
+# with this header, commas inside text written "_comma_", as the authors' loader splits rows on ",").
 ED_HEADER = "conv_id,utterance_idx,context,prompt,speaker_idx,utterance,selfeval,tags\n"
 
 

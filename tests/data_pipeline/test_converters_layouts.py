@@ -93,18 +93,44 @@ def test_avamerg_answers_with_the_chain_of_empathy(tmp_path):
     second = next(r for r in records if r.labels.reply == "Let's think about it together.")
     assert second.answer.startswith("<think>\nEvent scenario: Lost a job\nSpeaker emotion: anxious")
     assert second.answer.endswith("</think>\nLet's think about it together.")
-    assert second.media.video.endswith("train/video/dia12utt3.mp4")
-    assert second.media.audio.endswith("train/audio/dia12utt3.wav")
+    # the speaker's third utterance of conversation 00012 is its utterance 2 (0-based)
+    assert second.media.video.endswith("media/dia00012utt2_s017.mp4")
+    assert second.media.audio.endswith("media/dia00012utt2_s017.wav")
     assert second.labels.emotion == "fearful" and [t.role for t in second.conversation] == ["system", "user",
                                                                                             "assistant"]
 
 
+def test_avamerg_reads_the_loaders_renamed_copies_too(tmp_path):
+    """The public pipeline renames media to <split>/video|audio/dia{D}utt{k+1}; both schemes pair."""
+    FIXTURES["avamerg"](tmp_path)
+    for path in sorted((tmp_path / "media").iterdir()):
+        dialogue, utterance = path.stem.split("_")[0].removeprefix("dia").split("utt")
+        split = "test" if dialogue == "00040" else "train"
+        kind = "video" if path.suffix == ".mp4" else "audio"
+        target = tmp_path / split / kind / f"dia{int(dialogue)}utt{int(utterance) + 1}{path.suffix}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        path.rename(target)
+    records = convert("avamerg", tmp_path)
+    second = next(r for r in records if r.labels.reply == "Let's think about it together.")
+    assert second.media.video.endswith("train/video/dia12utt3.mp4")
+    assert all(Path(r.media.video).is_file() and Path(r.media.audio).is_file() for r in records)
+
+
+def test_mer_release_and_processed_layouts(tmp_path):
+    FIXTURES["mer2023"](tmp_path / "release")
+    records = {r.labels.original: r for r in convert("mer2023", tmp_path / "release")}
+    assert records["surprise"].split == "test" and records["surprise"].media.video.endswith("test3/sample_00005001.avi")
+    assert records["happy"].split == "train"
+    FIXTURES["mer2024"](tmp_path / "processed")
+    records = {r.labels.original: r for r in convert("mer2024", tmp_path / "processed")}
+    assert records["surprise"].split == "test"  # val = -10 (no valence): the emotion label stands
+    assert records["angry"].subtitle == "你怎么又迟到了" and records["angry"].subtitle_language == "zh"
+
+
 def test_original_labels_survive_mapping(tmp_path):
-    FIXTURES["mer2023"](tmp_path)
-    worried = next(r for r in convert("mer2023", tmp_path) if r.labels.original == "worried")
+    FIXTURES["mer2024"](tmp_path)
+    worried = next(r for r in convert("mer2024", tmp_path) if r.labels.original == "worried")
     assert worried.labels.emotion == "fearful" and worried.labels.sentiment == "negative"
-    happy = next(r for r in convert("mer2023", tmp_path) if r.labels.original == "happy")
-    assert happy.subtitle == "我今天很开心" and happy.subtitle_language == "zh"
     assert map_emotion("开心") == "happy" and map_emotion("愤怒") == "angry" and map_emotion("frustrated") == "angry"
     assert map_emotion("xxx") is None
 
@@ -127,11 +153,18 @@ def test_open_vocabulary_words_and_descriptions(tmp_path):
     FIXTURES["ovmerd"](tmp_path)
     records = convert("ovmerd", tmp_path)
     ov = [r for r in records if r.task is Task.OV_MER]
-    assert [r.labels.emotions for r in ov] == [["happy", "relieved"], ["愤怒", "失望"]]
+    assert [r.labels.emotions for r in ov] == [["happy", "relieved"], ["angry", "disappointed"], ["neutral"]]
     eri = next(r for r in records if r.task is Task.ERI)
-    assert eri.labels.clues == ["She smiles and her voice rises."] and eri.subtitle == "终于结束了"
+    assert eri.labels.emotions == ["happy", "relieved"] and eri.subtitle == "终于结束了"
+    assert eri.labels.clues == ["In the video, she smiles and her voice rises; she feels happy and relieved."]
+    assert {r.split for r in records} == {"test"}  # OV-MERD: MER-UniBench's OV-MER test set
+    both = convert("ovmerd", tmp_path, subset="all")
+    assert {r.split for r in both if r.id.startswith("ovmerd-mercaptionplus")} == {"train"}
+    assert {r.split for r in convert("ovmerd", tmp_path, split="train")} == {"train"}
     with pytest.raises(UserFacingError, match="subset"):
         convert("ovmerd", tmp_path, subset="nope")
+    with pytest.raises(UserFacingError, match="unknown split"):
+        convert("ovmerd", tmp_path, split="holdout")
 
 
 def test_mintrec2_keeps_only_the_shared_intents(tmp_path):

@@ -11,7 +11,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from data_pipeline.errors import ConfigError
-from emollm.metrics import JUDGE_PROMPT_VERSION, JudgeConfig, parse_judge_answer, score_eri, score_task
+from emollm.metrics import (JUDGE_PROMPT_VERSION, JudgeConfig, MetricsInputError, parse_judge_answer, score_eri,
+                            score_task)
 from emollm.metrics.judge import Judge
 
 # What the stand-in judge answers, keyed by a marker in the graded answer.
@@ -121,3 +122,15 @@ def test_judge_config_is_validated():
         score_eri(["x"], [{"emotion": "sad"}], judge={"base_url": "localhost:8000", "model": "m"})
     with pytest.raises(ConfigError, match="temperature"):
         score_eri(["x"], [{"emotion": "sad"}], judge={"base_url": "http://h/v1", "model": "m", "temperature": 1})
+
+
+def test_eri_scores_open_vocabulary_golds_as_ovmerd_gives_them():
+    # OV-MERD's ERI records carry the clip's emotion words and the description, no single emotion
+    refs = [{"emotions": ["happy", "relieved"], "clues": ["She smiles."]},
+            {"emotions": ["angry", "disappointed"], "clues": ["He frowns."]},
+            {"emotions": ["qwertyish"], "clues": ["?"]}]
+    result = score_eri(["She smiles: she feels relieved", "He looks calm", "Hard to say, maybe sad"], refs)
+    assert result["label_hit"] == 0.5 and result["gold_off_wheel_indices"] == [2]
+    assert result["judge"]["status"] == "not computed (no judge)"
+    with pytest.raises(MetricsInputError, match="reference 0 has neither 'emotion' nor 'emotions'"):
+        score_eri(["x"], [{"clues": ["c"]}])
