@@ -12,7 +12,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from transformers import AutoConfig, PreTrainedConfig
-from transformers.configuration_utils import SubConfigSpec
+
+try:
+    from transformers.configuration_utils import SubConfigSpec
+except ImportError:  # transformers < 5.20 (vLLM's pin) has no SubConfigSpec; see _build_sub_configs
+    SubConfigSpec = None
 
 from data_pipeline.errors import ConfigError
 
@@ -93,14 +97,20 @@ def validate_specs(towers: dict | None, adapters: dict | None, fusion: dict | No
         raise ConfigError(f"invalid EmoLLM config: {problems}") from None
 
 
+# sub-config attribute -> (default model_type, optional)
+SUB_CONFIGS: dict[str, tuple[str, bool]] = {
+    "text_config": ("qwen2", False), "frame_config": ("clip_vision_model", True),
+    "face_config": ("vit", True), "audio_config": ("whisper", True),
+}
+
+
 class EmoLLMConfig(PreTrainedConfig):
     model_type = "emollm"
-    sub_configs_defaults = {
-        "text_config": SubConfigSpec(config_class=AutoConfig, model_type="qwen2"),
-        "frame_config": SubConfigSpec(config_class=AutoConfig, model_type="clip_vision_model", optional=True),
-        "face_config": SubConfigSpec(config_class=AutoConfig, model_type="vit", optional=True),
-        "audio_config": SubConfigSpec(config_class=AutoConfig, model_type="whisper", optional=True),
-    }
+    if SubConfigSpec is not None:
+        sub_configs_defaults = {key: SubConfigSpec(config_class=AutoConfig, model_type=model_type, optional=optional)
+                                for key, (model_type, optional) in SUB_CONFIGS.items()}
+    else:
+        sub_configs = dict.fromkeys(SUB_CONFIGS, AutoConfig)
 
     text_config: dict | PreTrainedConfig | None = None
     frame_config: dict | PreTrainedConfig | None = None
@@ -118,6 +128,8 @@ class EmoLLMConfig(PreTrainedConfig):
     tie_word_embeddings: bool = False
 
     def __post_init__(self, **kwargs):
+        if SubConfigSpec is None:
+            self._build_sub_configs()
         super().__post_init__(**kwargs)
         specs = validate_specs(self.towers, self.adapters, self.fusion, self.media)
         present = {"frames": self.frame_config, "face": self.face_config, "audio": self.audio_config}
@@ -139,6 +151,17 @@ class EmoLLMConfig(PreTrainedConfig):
             dumped["towers"], dumped["adapters"], dumped["fusion"], dumped["media"])
         if self.text_config is not None and self.text_config.tie_word_embeddings:
             self.tie_word_embeddings = True
+
+    def _build_sub_configs(self) -> None:
+        """What `sub_configs_defaults` does on newer transformers (as LLaVA's config did before it)."""
+        from transformers import CONFIG_MAPPING
+
+        for key, (model_type, optional) in SUB_CONFIGS.items():
+            value = getattr(self, key)
+            if isinstance(value, dict):
+                setattr(self, key, CONFIG_MAPPING[value.get("model_type", model_type)](**value))
+            elif value is None and not optional:
+                setattr(self, key, CONFIG_MAPPING[model_type]())
 
     @property
     def specs(self) -> EmoLLMSpecs:
