@@ -34,6 +34,31 @@ MEDIA_INPUT_NAMES = (
 )
 
 
+def build_multimodal_parts(config: EmoLLMConfig) -> tuple[nn.ModuleDict, nn.ModuleDict, nn.Module | None, nn.ModuleDict]:
+    """The towers, their feature standardisers, the fusion encoder and the adapters: everything but
+    the LLM (the vLLM plugin builds the same parts around vLLM's own LLM)."""
+    specs = config.specs
+    towers = nn.ModuleDict()
+    widths: dict[str, int] = {}
+    for modality, attribute in TOWER_CONFIGS.items():
+        sub_config = getattr(config, attribute)
+        if sub_config is None:
+            continue
+        towers[modality] = build_tower(sub_config, specs.towers.get(modality, _default_spec()))
+        widths[modality] = tower_kind(sub_config).width(sub_config)
+    # per-(layer, channel) statistics of the frozen towers' output, fitted at the first phase
+    feature_norm = nn.ModuleDict(
+        {m: FeatureStandardizer(len(specs.towers.get(m, _default_spec()).feature_layers), widths[m]) for m in towers})
+    fusion = None
+    if specs.fusion.enabled:
+        fusion = FusionEncoder(widths["frames"], widths["audio"], specs.fusion)
+        widths["fusion"] = fusion.out_width
+    llm_width = config.text_config.hidden_size
+    adapters = nn.ModuleDict(
+        {m: build_adapter(specs.adapters[m], widths[m], llm_width) for m in MODALITIES if m in widths})
+    return towers, feature_norm, fusion, adapters
+
+
 class PlaceholderMismatchError(ValueError):
     """The number of placeholder tokens differs from the number of multimodal features."""
 
@@ -59,26 +84,7 @@ class EmoLLMPreTrainedModel(PreTrainedModel):
 class EmoLLMForConditionalGeneration(EmoLLMPreTrainedModel):
     def __init__(self, config: EmoLLMConfig):
         super().__init__(config)
-        specs = config.specs
-        self.towers = nn.ModuleDict()
-        widths: dict[str, int] = {}
-        for modality, attribute in TOWER_CONFIGS.items():
-            sub_config = getattr(config, attribute)
-            if sub_config is None:
-                continue
-            self.towers[modality] = build_tower(sub_config, specs.towers.get(modality, _default_spec()))
-            widths[modality] = tower_kind(sub_config).width(sub_config)
-        # per-(layer, channel) statistics of the frozen towers' output, fitted at the first phase
-        self.feature_norm = nn.ModuleDict(
-            {m: FeatureStandardizer(len(specs.towers.get(m, _default_spec()).feature_layers), widths[m])
-             for m in self.towers})
-        self.fusion = None
-        if specs.fusion.enabled:
-            self.fusion = FusionEncoder(widths["frames"], widths["audio"], specs.fusion)
-            widths["fusion"] = self.fusion.out_width
-        llm_width = config.text_config.hidden_size
-        self.adapters = nn.ModuleDict(
-            {m: build_adapter(specs.adapters[m], widths[m], llm_width) for m in MODALITIES if m in widths})
+        self.towers, self.feature_norm, self.fusion, self.adapters = build_multimodal_parts(config)
         self.language_model = AutoModelForCausalLM.from_config(config.text_config)
         self.post_init()
         self.freeze_towers()
