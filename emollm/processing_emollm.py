@@ -86,16 +86,8 @@ class EmoLLMProcessor(ProcessorMixin):
         if visual is not None:
             sampled = readers.read_frames(visual, self.num_frames, sample_fps=self.sample_fps,
                                           max_side=self.max_frame_side)
-            frames, indices = sampled.frames, list(sampled.indices)
-            if len(frames) < self.num_frames:  # stills and very short clips: repeat to a fixed length
-                repeat = np.linspace(0, len(frames) - 1, self.num_frames).round().astype(int)
-                frames, indices = frames[repeat], [indices[i] for i in repeat]
-            clip.frames = frames
+            self.add_frames(clip, sampled.frames, list(sampled.indices), face_boxes)
             clip.provenance["sampling"] = sampled.sampling | {"indices": sampled.indices}
-            clip.faces, clip.face_found, clip.provenance["face"] = self._face_crops(
-                frames, _boxes_at(face_boxes, indices))
-            if not clip.face_found:
-                clip.notes.append("no face found: the face branch sees a centre crop")
         audio_source = audio or (video if use_video_audio and video is not None else None)
         if audio_source is not None:
             try:
@@ -104,6 +96,20 @@ class EmoLLMProcessor(ProcessorMixin):
                 if audio is not None or "no audio track" not in error.reason:
                     raise
                 clip.notes.append("the video has no audio track")
+        return clip
+
+    def add_frames(self, clip: ClipMedia, frames: np.ndarray, indices: list[int] | None = None,
+                   face_boxes: list | None = None) -> ClipMedia:
+        """Decoded frames (T, H, W, 3) -> the clip's frames and face crops (the face step). Public
+        for callers that decode frames themselves (the vLLM plugin)."""
+        indices = list(range(len(frames))) if indices is None else indices
+        if len(frames) < self.num_frames:  # stills and very short clips: repeat to a fixed length
+            repeat = np.linspace(0, len(frames) - 1, self.num_frames).round().astype(int)
+            frames, indices = frames[repeat], [indices[i] for i in repeat]
+        clip.frames = frames
+        clip.faces, clip.face_found, clip.provenance["face"] = self._face_crops(frames, _boxes_at(face_boxes, indices))
+        if not clip.face_found:
+            clip.notes.append("no face found: the face branch sees a centre crop")
         return clip
 
     def _face_crops(self, frames: np.ndarray, face_boxes: list | None):
@@ -213,6 +219,10 @@ class EmoLLMProcessor(ProcessorMixin):
         if last and clip.has_visual and clip.has_audio and "fusion" in self.num_tokens:
             names.append("fusion")
         return "".join(PLACEHOLDERS[n] for n in names if n in self.num_tokens) + ("\n" if names else "")
+
+    def media_placeholders(self, kind: str, clip: ClipMedia) -> str:
+        """The expanded placeholders one media part of a single-media prompt becomes (no newline)."""
+        return self.expand_placeholders(self._placeholders_for(kind, clip, last=True).rstrip("\n"))
 
     def expand_placeholders(self, text: str) -> str:
         for modality, placeholder in PLACEHOLDERS.items():

@@ -64,6 +64,7 @@ ContentPart = Annotated[TextPart | ImageURLPart | VideoURLPart | AudioURLPart | 
 class ChatMessage(OpenModel):
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[ContentPart] | None = None
+    reasoning: str | None = Field(None, description="ignored in requests: the chain of empathy is not fed back")
     reasoning_content: str | None = Field(None, description="ignored in requests: the chain of empathy "
                                                             "is not fed back")
     name: str | None = None
@@ -157,6 +158,8 @@ class ChoiceLogprobs(BaseModel):
 class AssistantMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
     content: str | None = None
+    # the chain of empathy: `reasoning` as vLLM >= 0.32 names it, `reasoning_content` (its old name) kept for clients
+    reasoning: str | None = None
     reasoning_content: str | None = None
 
 
@@ -179,6 +182,7 @@ class ChatCompletionResponse(BaseModel):
 class DeltaMessage(BaseModel):
     role: str | None = None
     content: str | None = None
+    reasoning: str | None = None  # as in AssistantMessage
     reasoning_content: str | None = None
 
 

@@ -1,5 +1,6 @@
 """Engine events -> OpenAI responses: whole (`chat.completion`, `text_completion`) or as SSE
-chunks ending in `data: [DONE]`, with the chain of empathy in `reasoning_content`."""
+chunks ending in `data: [DONE]`, with the chain of empathy in `reasoning` (vLLM's current name) and
+in `reasoning_content` (its former one, kept while clients move)."""
 
 from __future__ import annotations
 
@@ -117,7 +118,8 @@ async def chat_response(stream: EventStream, model: str, n: int, logprobs: bool)
     choices = []
     for index in range(n):
         reasoning, reply = split_reasoning(texts[index])
-        choices.append(ChatChoice(index=index, message=AssistantMessage(content=reply, reasoning_content=reasoning),
+        choices.append(ChatChoice(index=index, message=AssistantMessage(content=reply, reasoning=reasoning,
+                                                                                 reasoning_content=reasoning),
                                   logprobs=chat_logprobs(entries[index]) if logprobs else None,
                                   finish_reason=reasons.get(index, "abort")))
     return ChatCompletionResponse(id=new_id("chatcmpl"), created=int(time.time()), model=model, choices=choices,
@@ -138,12 +140,12 @@ async def chat_chunks(stream: EventStream, model: str, n: int, include_usage: bo
             if isinstance(event, Delta):
                 reasoning, content = splitters[event.index].feed(event.text)
                 if reasoning or content or event.logprobs:
-                    yield chunk(event.index, DeltaMessage(reasoning_content=reasoning or None, content=content or None),
+                    yield chunk(event.index, _delta(reasoning, content),
                                 logprobs=chat_logprobs(event.logprobs) if event.logprobs else None)
             elif isinstance(event, Finished):
                 reasoning, content = splitters[event.index].finish()
                 if reasoning or content:
-                    yield chunk(event.index, DeltaMessage(reasoning_content=reasoning or None, content=content or None))
+                    yield chunk(event.index, _delta(reasoning, content))
                 yield chunk(event.index, DeltaMessage(), finish_reason=event.finish_reason)
         if include_usage:
             yield sse(ChatCompletionChunk(**meta, choices=[], usage=stream.usage()))
@@ -152,6 +154,10 @@ async def chat_chunks(stream: EventStream, model: str, n: int, include_usage: bo
     finally:
         stream.cancel()  # no-op once finished; stops generation when the client went away
     yield sse("[DONE]")
+
+
+def _delta(reasoning: str, content: str) -> DeltaMessage:
+    return DeltaMessage(reasoning=reasoning or None, reasoning_content=reasoning or None, content=content or None)
 
 
 def sse_error(error: APIError) -> str:
