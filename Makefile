@@ -91,4 +91,4 @@ serve-vllm: install-vllm
 
 # The vLLM tests live in tests/serve/vllm (left out of `make test` by norecursedirs: they need this env).
 test-vllm: install-dev install-vllm
-	EMOLLM_VLLM_PYTHON=$(abspath $(VLLM_PY)) $(PY) -m pytest tests/serve/vllm
+	EMOLLM_VLLM_PYTHON=$(abspath $(VLLM_PY)) $(PY) -m pytest tests/serve/vllm $(PYTEST_ARGS)

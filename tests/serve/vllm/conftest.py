@@ -7,7 +7,6 @@ from __future__ import annotations
 import platform
 
 import pytest
-
 from vllm_helpers import start_vllm
 
 from serve.vllm_plugin.process import DEFAULT_PYTHON, vllm_python

@@ -44,7 +44,7 @@ for text in texts:
             reasoning, content = reasoning + (delta.reasoning or ""), content + (delta.content or "")
     streamed.append([reasoning or None, content])
 print(json.dumps({"transformers": transformers.__version__, "new_tokens": list(new.shape), "faces": list(media.faces.shape),
-                  "audio": int(media.waveform.size), "archs": ModelRegistry.get_supported_archs().count(
+                  "audio": int(media.waveform.size), "archs": list(ModelRegistry.get_supported_archs()).count(
                       "EmoLLMForConditionalGeneration"),
                   "loader": "emollm" in VIDEO_LOADER_REGISTRY.name2class, "whole": whole, "streamed": streamed}))
 """

@@ -6,7 +6,9 @@ difference are printed (run with -s) for docs/serving.md."""
 from __future__ import annotations
 
 import json
+import os
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import openai
 import pytest
@@ -25,12 +27,15 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def brief_model(tmp_path_factory):
-    """The tiny P2E curriculum, every phase capped at 40 steps, on 112 clips (about 2 minutes on 2 cores)."""
+    """The tiny P2E curriculum, every phase capped at 24 steps, on 64 clips (a few minutes on 2 cores).
+    EMOLLM_VLLM_TRAINED_MODEL names an already trained model directory to use instead."""
+    if os.environ.get("EMOLLM_VLLM_TRAINED_MODEL"):
+        return Path(os.environ["EMOLLM_VLLM_TRAINED_MODEL"])
     root = tmp_path_factory.mktemp("brief")
-    records = generate_synthetic(root / "train", n=112, seed=0, progress=False)
+    records = generate_synthetic(root / "train", n=64, seed=0, progress=False)
     curriculum = REPO_ROOT / "configs" / "curriculum" / "p2e-tiny.yaml"
     assert run(["train", "--config", str(curriculum), "--out", str(root / "run"), f"datasets.synthetic.records={records}",
-                "datasets.synthetic.generate=null", "steps=40"]) == 0
+                "datasets.synthetic.generate=null", "steps=24"]) == 0
     return root / "run" / "final"
 
 
@@ -63,9 +68,7 @@ def messages_of(record) -> list[dict]:
     return out
 
 
-def _path(media: dict, kind: str):
-    from pathlib import Path
-
+def _path(media: dict, kind: str) -> Path:
     return Path(media[kind])
 
 
@@ -81,7 +84,7 @@ def answers(client, model: str, records) -> list[tuple[str | None, str | None, i
 
 
 def test_greedy_answers_equal_emollm_serve(servers, brief_model, tmp_path_factory):
-    held = generate_synthetic(tmp_path_factory.mktemp("held"), n=24, seed=1, progress=False)
+    held = generate_synthetic(tmp_path_factory.mktemp("held"), n=16, seed=1, progress=False)
     records = [r for r in read_records(held) if r.task in TASKS]
     ours = answers(servers["emollm"], brief_model.name, records)
     theirs = answers(servers["vllm"], brief_model.name, records)
