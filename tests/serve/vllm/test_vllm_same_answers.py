@@ -104,3 +104,23 @@ def test_chain_of_empathy_comes_back_as_reasoning_from_both(servers, brief_model
     theirs = answers(servers["vllm"], brief_model.name, records)
     assert any(a[1] for a in ours)  # the trained model opens ERG answers with a <think> chain
     assert [a[1] is None for a in ours] == [b[1] is None for b in theirs]
+
+
+def test_vllms_own_video_loader_drops_the_sound_and_changes_answers(servers, brief_model, vllm_env, tmp_path_factory):
+    """The measurement behind docs/serving.md: vLLM's default loader (OpenCV, 32 frames spread by
+    `np.linspace(dtype=int)`, no sound track) instead of the "emollm" one. Replacing
+    `--media-io-kwargs` drops `video_backend`, so vLLM's own loader decodes the videos."""
+    held = generate_synthetic(tmp_path_factory.mktemp("held_opencv"), n=16, seed=1, progress=False)
+    records = [r for r in read_records(held) if r.task in TASKS]
+    server = start_vllm(brief_model, tmp_path_factory.mktemp("vllm_opencv"), vllm_env,
+                        extra_args=["--media-io-kwargs", json.dumps({"video": {"num_frames": 32}})])
+    try:
+        client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="x", max_retries=0, timeout=600)
+        theirs = answers(client, brief_model.name, records)
+    finally:
+        server.stop()
+    ours = answers(servers["emollm"], brief_model.name, records)
+    share = sum(a[0] == b[0] for a, b in zip(ours, theirs, strict=True)) / len(records)
+    print(json.dumps({"loader": "opencv", "prompts": len(records), "share_equal_to_emollm_serve": share}))
+    audio_and_fusion = 8 + 1  # the tiny preset's audio and fusion tokens, absent without the sound track
+    assert all(a[2] - b[2] == audio_and_fusion for a, b in zip(ours, theirs, strict=True))
