@@ -159,6 +159,8 @@ def _video_item(video) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def _clip(processor: EmoLLMProcessor, frames: np.ndarray | None, waveform: np.ndarray | None) -> ClipMedia:
+    if waveform is not None:  # the readers' cap (max_audio_seconds), which vLLM's audio decoding doesn't apply
+        waveform = waveform[: int(processor.max_audio_seconds * processor.feature_extractor.sampling_rate)]
     clip = ClipMedia(waveform=waveform)
     if frames is not None:
         if len(frames) > processor.num_frames:  # vLLM's own loader sampled more frames than the model takes
