@@ -11,11 +11,11 @@ MODEL_CLASS = "serve.vllm_plugin.model:EmoLLMForConditionalGenerationVLLM"
 def register() -> None:
     from vllm import ModelRegistry
 
-    # importing the package registers EmoLLMConfig / EmoLLMProcessor with AutoConfig / AutoProcessor (exist_ok)
-    from serve.vllm_plugin._project import ARCHITECTURE
+    from serve.vllm_plugin._project import ARCHITECTURE, register_auto_classes
     from serve.vllm_plugin.reasoning import register_reasoning_parser
     from serve.vllm_plugin.video_loader import register_video_loader
 
+    register_auto_classes()  # EmoLLMConfig / EmoLLMProcessor with AutoConfig / AutoProcessor (exist_ok)
     if ARCHITECTURE not in ModelRegistry.get_supported_archs():
         ModelRegistry.register_model(ARCHITECTURE, MODEL_CLASS)
     register_reasoning_parser()

@@ -5,7 +5,7 @@ streaming reasoning splitter `emollm serve` uses."""
 
 from data_pipeline import media as readers
 from data_pipeline.errors import MediaError
-from emollm import EmoLLMConfig, EmoLLMProcessor
+from emollm import EmoLLMConfig, EmoLLMProcessor, register_auto_classes
 from emollm.configuration_emollm import PLACEHOLDERS
 from emollm.metrics.reasoning import THINK_CLOSE, THINK_OPEN, split_reasoning
 from emollm.modeling_emollm import EmoLLMForConditionalGeneration, build_multimodal_parts
@@ -18,5 +18,5 @@ MODEL_TYPE = EmoLLMConfig.model_type
 __all__ = [
     "ARCHITECTURE", "MODEL_TYPE", "PLACEHOLDERS", "THINK_CLOSE", "THINK_OPEN", "ClipMedia", "EmoLLMConfig",
     "EmoLLMForConditionalGeneration", "EmoLLMProcessor", "MediaError", "ReasoningStream", "build_multimodal_parts",
-    "readers", "split_reasoning",
+    "readers", "register_auto_classes", "split_reasoning",
 ]

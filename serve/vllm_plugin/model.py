@@ -173,4 +173,11 @@ def _stacked(value) -> torch.Tensor:
 
 
 def _concatenated(value) -> torch.Tensor:
-    return value if isinstance(value, torch.Tensor) else torch.cat(list(value))
+    """Items' Whisper windows in one tensor. With `media.audio_length: clip` each item's mels are as
+    long as its sound, so they are zero-filled to the longest, as EmoLLMProcessor batches them (the
+    tower reads only each window's valid frames)."""
+    if isinstance(value, torch.Tensor):
+        return value
+    pieces = list(value)
+    width = max(piece.shape[-1] for piece in pieces)
+    return torch.cat([nn.functional.pad(piece, (0, width - piece.shape[-1])) for piece in pieces])

@@ -183,8 +183,7 @@ def _tensors(processor: EmoLLMProcessor, kind: str, clips: list[ClipMedia]) -> d
         out[f"{kind}_mel"] = tensors["audio_input_features"]
         out[f"{kind}_mel_valid"] = tensors["audio_valid_frames"]
     else:
-        mels = processor.feature_extractor.feature_size
-        out[f"{kind}_mel"] = torch.zeros(0, mels, 2 * 1500)
+        out[f"{kind}_mel"] = torch.zeros(0, processor.feature_extractor.feature_size, 0)  # widened when batched
         out[f"{kind}_mel_valid"] = torch.zeros(0, dtype=torch.long)
     out[f"{kind}_windows"] = windows
     return out
