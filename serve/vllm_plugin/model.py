@@ -86,7 +86,7 @@ class EmoLLMForConditionalGenerationVLLM(nn.Module, SupportsMultiModal):
         audio_index = [i for i, count in enumerate(windows) if count]
         if audio_index:
             media["audio_input_features"] = _concatenated(kwargs[f"{kind}_mel"])
-            media["audio_valid_frames"] = _concatenated(kwargs[f"{kind}_mel_valid"])
+            media["audio_valid_frames"] = torch.cat([v.reshape(-1) for v in _as_list(kwargs[f"{kind}_mel_valid"])])
             media["audio_window_counts"] = [windows[i] for i in audio_index]
         with torch.no_grad():
             tokens = self.project_features(self.encode_towers(**media), frames_index, audio_index)
@@ -170,6 +170,10 @@ def _flat(value) -> list:
 
 def _stacked(value) -> torch.Tensor:
     return value if isinstance(value, torch.Tensor) else torch.stack(list(value))
+
+
+def _as_list(value) -> list[torch.Tensor]:
+    return [value] if isinstance(value, torch.Tensor) else list(value)
 
 
 def _concatenated(value) -> torch.Tensor:
