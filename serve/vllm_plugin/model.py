@@ -9,6 +9,7 @@ model lacks, or a tensor of the model the checkpoint lacks, is an error naming i
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 import torch
@@ -27,7 +28,11 @@ from serve.vllm_plugin.processing import (
 )
 
 LLM_PREFIX = "language_model."
+# tensors older model directories hold that the model no longer has by design: the ViT face tower
+# is built without its pooler now (emollm/towers.py) and never read it; skipped by name, logged
+OBSOLETE_PREFIXES = ("towers.face.pooler.",)
 TOKEN_ORDER = ("frames", "face", "audio", "fusion")
+logger = logging.getLogger(__name__)
 
 
 class WeightsMismatchError(ValueError):
@@ -123,6 +128,9 @@ class EmoLLMForConditionalGenerationVLLM(nn.Module, SupportsMultiModal):
                     yield saved[len(LLM_PREFIX):], tensor
                     continue
                 name = rename(saved)
+                if name not in own and name.startswith(OBSOLETE_PREFIXES):
+                    logger.info("skipping %s: the model no longer has it (an older directory)", saved)
+                    continue
                 if name not in own:
                     raise WeightsMismatchError(f"the checkpoint has a tensor the model lacks: {saved} "
                                                f"(shape {tuple(tensor.shape)})")
