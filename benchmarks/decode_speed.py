@@ -99,6 +99,7 @@ def time_case(function, paths: list[Path], repeats: int) -> float:
 def feature_cache_rows(paths: list[Path], seconds: float, repeats: int) -> list[list[str]]:
     """Tower encoding of the tiny preset with no cache, on a cache miss (encode + write) and on
     a hit (read only: no decoding, no face step, no towers)."""
+    from data_pipeline.clip import Clip
     from emollm.feature_cache import FeatureCache, encode_clip, model_fingerprint
     from emollm.presets import create
 
@@ -109,11 +110,11 @@ def feature_cache_rows(paths: list[Path], seconds: float, repeats: int) -> list[
     with tempfile.TemporaryDirectory() as directory:
         cache = FeatureCache(directory)
         timed = {
-            "tiny towers: decode + faces + encode, no cache": lambda p: encode_clip(model, processor, None, video=p),
+            "tiny towers: decode + faces + encode, no cache": lambda p: encode_clip(model, processor, None, Clip(video=p)),
             "tiny towers: cache miss (encode + write)": lambda p: encode_clip(
-                model, processor, cache, video=p, fingerprint=fingerprint),
+                model, processor, cache, Clip(video=p), fingerprint=fingerprint),
             "tiny towers: cache hit (read only)": lambda p: encode_clip(
-                model, processor, cache, video=p, fingerprint=fingerprint),
+                model, processor, cache, Clip(video=p), fingerprint=fingerprint),
         }
         for name, function in timed.items():
             took = time_case(function, paths, 1 if "miss" in name else repeats)
@@ -141,10 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     rows += feature_cache_rows(paths, args.seconds, args.repeats)
     print(f"\n{args.clips} clips of {args.seconds:g} s, {SIZE[0]}x{SIZE[1]} @ {FPS} fps, x264 veryfast "
           f"(GOP 250, B-frames), AAC 16 kHz; median over clips\n")
-    print("| step | s / clip | clips / s | x real time | note |")
-    print("|---|---|---|---|---|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    from data_pipeline.tables import markdown_table
+
+    print(markdown_table(["step", "s / clip", "clips / s", "x real time", "note"], rows, ["left"] * 5))
     return 0
 
 

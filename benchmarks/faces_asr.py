@@ -29,6 +29,7 @@ from data_pipeline.asr import transcribe
 from data_pipeline.asr.tiny import save_tiny_whisper
 from data_pipeline.faces import crop_faces, track_faces
 from data_pipeline.media import read_frames
+from data_pipeline.tables import markdown_table
 from data_pipeline.writer import write_video
 
 SR = 16_000
@@ -77,9 +78,10 @@ def bench_faces(folder: Path, runs: int, seconds: float) -> list[str]:
             ("align + crop to 224", crop, crop_cpu),
             ("face step total (guided + crop)", track + crop, track_cpu + crop_cpu)]
     lines = [f"Face step on a {seconds:.0f} s 1280x720 clip, 8 frames, max_side 320, median of {runs} runs "
-             f"(face found: {result.found}, presence {result.presence:.2f}):", "",
-             "| step | wall ms | CPU ms | CPU vs decode |", "|---|---:|---:|---:|"]
-    lines += [f"| {name} | {1000 * t:.0f} | {1000 * c:.0f} | {c / decode_cpu:.0%} |" for name, t, c in rows]
+             f"(face found: {result.found}, presence {result.presence:.2f}):", ""]
+    lines.append(markdown_table(["step", "wall ms", "CPU ms", "CPU vs decode"],
+                                [[name, f"{1000 * t:.0f}", f"{1000 * c:.0f}", f"{c / decode_cpu:.0%}"]
+                                 for name, t, c in rows]))
     return lines
 
 
@@ -92,8 +94,8 @@ def bench_asr(folder: Path, runs: int) -> list[str]:
     detect, _, _ = timed(lambda: transcribe(audio, model), runs)
     return [f"ASR with a tiny random Whisper (torch threads: {torch.get_num_threads()}); real models differ "
             "by orders of magnitude:", "",
-            "| ASR | s per minute of audio |", "|---|---:|",
-            f"| language given | {fixed:.2f} |", f"| language detected | {detect:.2f} |"]
+            markdown_table(["ASR", "s per minute of audio"],
+                           [["language given", f"{fixed:.2f}"], ["language detected", f"{detect:.2f}"]])]
 
 
 def main() -> None:

@@ -94,10 +94,11 @@ def main() -> None:
         if not args.skip_nano:
             rows.append(forward_latency("nano-2b", clip, args.repeats, torch.bfloat16))
     print(f"## Per-clip forward latency on CPU ({torch.get_num_threads()} threads; 8 s 640x360 clip with audio)\n")
-    print("| preset | dtype | decode + face step (s) | forward (s) | multimodal tokens |")
-    print("|---|---|---:|---:|---:|")
-    for row in rows:
-        print(f"| {row['preset']} | {row['dtype']} | {row['decode_s']:.3f} | {row['forward_s']:.3f} | {row['tokens']} |")
+    from data_pipeline.tables import markdown_table
+
+    print(markdown_table(["preset", "dtype", "decode + face step (s)", "forward (s)", "multimodal tokens"],
+                         [[r["preset"], r["dtype"], f"{r['decode_s']:.3f}", f"{r['forward_s']:.3f}", r["tokens"]]
+                          for r in rows], ["left", "left", "right", "right", "right"]))
 
 
 if __name__ == "__main__":

@@ -71,12 +71,12 @@ def engine_threads() -> int:
 
 
 def raw_generate_seconds(engine, clip: Path, tokens: int) -> float:
-    from emollm.feature_cache import encode_clip
+    from data_pipeline.clip import Clip
 
-    model, processor = engine.model, engine.processor
-    cached, _ = encode_clip(model, processor, engine.cache, video=str(clip), fingerprint=engine.fingerprint)
+    model, core = engine.model, engine.core
+    cached, _ = core.encode(Clip(video=str(clip)))
     conversation = [[{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": QUESTION}]}]]
-    batch = processor(conversation, [cached], add_generation_prompt=True, padding_side="left")
+    batch = core.batch(conversation, [cached])
     start = time.perf_counter()
     with torch.inference_mode():
         out = model.generate(**batch, max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False)
@@ -193,20 +193,21 @@ def main() -> None:
 
     print(f"\n### Serving benchmark: tiny EmoLLM (random init), CPU, {os.cpu_count()} cores, "
           f"torch threads {torch.get_num_threads()}\n")
-    print(f"| decode speed, {args.tokens} new tokens, video prompt (clip cached) | tokens/s | vs raw |")
-    print("|---|---:|---:|")
-    for key, name in (("raw", "raw `model.generate`"), ("api", "API, non-streamed"), ("stream", "API, streamed (SSE)")):
-        print(f"| {name} | {speeds[key]:.1f} | {speeds[key] / speeds['raw']:.2f}x |")
-    print("\n| time to first token (streamed, same clip) | seconds |")
-    print("|---|---:|")
-    print(f"| first turn (decode + face step + encode) | {first:.3f} |")
-    print(f"| second turn (feature cache hit) | {second:.3f} |")
-    print(f"\n| concurrent clients (video turns, 32 tokens each, {args.requests_per_client} per client) | requests "
-          "| errors | wall s | requests/s | generated tokens/s | p50 latency s |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
-    for row in loads:
-        print(f"| {row['clients']} | {row['requests']} | {row['errors']} | {row['wall']:.2f} | {row['req_s']:.2f} | "
-              f"{row['tok_s']:.1f} | {row['p50']:.2f} |")
+    from data_pipeline.tables import markdown_table
+
+    names = (("raw", "raw `model.generate`"), ("api", "API, non-streamed"), ("stream", "API, streamed (SSE)"))
+    print(markdown_table([f"decode speed, {args.tokens} new tokens, video prompt (clip cached)", "tokens/s", "vs raw"],
+                         [[name, f"{speeds[key]:.1f}", f"{speeds[key] / speeds['raw']:.2f}x"] for key, name in names]))
+    print()
+    print(markdown_table(["time to first token (streamed, same clip)", "seconds"],
+                         [["first turn (decode + face step + encode)", f"{first:.3f}"],
+                          ["second turn (feature cache hit)", f"{second:.3f}"]]))
+    print()
+    print(markdown_table(
+        [f"concurrent clients (video turns, 32 tokens each, {args.requests_per_client} per client)", "requests",
+         "errors", "wall s", "requests/s", "generated tokens/s", "p50 latency s"],
+        [[r["clients"], r["requests"], r["errors"], f"{r['wall']:.2f}", f"{r['req_s']:.2f}", f"{r['tok_s']:.1f}",
+          f"{r['p50']:.2f}"] for r in loads], ["right"] * 7))
 
 
 if __name__ == "__main__":

@@ -147,26 +147,22 @@ def p2e_tiny_rows(work: Path, heldout_clips: int) -> list[dict]:
 
 def mer_accuracy(model_dir: Path, records_path: Path, cache_dir: Path, batch_size: int = 32) -> tuple[float, int]:
     """Greedy `model.generate` on every MER record; the first word of the answer is the label."""
-    import torch
 
     from data_pipeline.schema import read_records
-    from emollm import EmoLLMForConditionalGeneration, EmoLLMProcessor
-    from emollm.feature_cache import FeatureCache, encode_clip, model_fingerprint
+    from emollm.feature_cache import FeatureCache
+    from emollm.inference import InferenceCore
     from emollm.records import record_inputs
 
-    model = EmoLLMForConditionalGeneration.from_pretrained(model_dir).eval()
-    processor = EmoLLMProcessor.from_pretrained(model_dir)
-    cache, fingerprint = FeatureCache(cache_dir), model_fingerprint(model)
+    core = InferenceCore.from_pretrained(model_dir, cache=FeatureCache(cache_dir))
     records = [r for r in read_records(records_path) if r.task == "MER"]
     correct = 0
     for start in range(0, len(records), batch_size):
         chunk = records[start:start + batch_size]
         inputs = [record_inputs(r, with_answer=False) for r in chunk]
-        clips = [encode_clip(model, processor, cache, fingerprint=fingerprint, **i.media)[0] for i in inputs]
-        batch = processor([i.messages for i in inputs], clips, add_generation_prompt=True, padding_side="left")
-        with torch.no_grad():
-            answers = processor.batch_decode(model.generate(**batch, max_new_tokens=4, do_sample=False),
-                                             skip_special_tokens=True)
+        clips = [core.encode(i.clip)[0] for i in inputs]
+        batch = core.batch([i.messages for i in inputs], clips)
+        answers = core.processor.batch_decode(core.generate(batch, max_new_tokens=4, do_sample=False),
+                                              skip_special_tokens=True)
         for record, answer in zip(chunk, answers, strict=True):
             words = answer.strip().split()
             correct += bool(words) and words[0].strip(".,;:").lower() == record.labels.emotion
@@ -174,10 +170,10 @@ def mer_accuracy(model_dir: Path, records_path: Path, cache_dir: Path, batch_siz
 
 
 def table(rows: list[dict]) -> str:
+    from data_pipeline.tables import markdown_table
+
     columns = list(rows[0])
-    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
-    lines += ["| " + " | ".join(str(row[c]) for c in columns) + " |" for row in rows]
-    return "\n".join(lines)
+    return markdown_table(columns, [[row[c] for c in columns] for row in rows], ["left"] * len(columns))
 
 
 def main() -> None:

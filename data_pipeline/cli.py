@@ -9,6 +9,7 @@ import logging
 from pathlib import Path
 
 from data_pipeline.errors import MediaError, UserFacingError
+from data_pipeline.tables import markdown_table
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ def run_list(args) -> int:
         [r["name"], ", ".join(r["tasks"]), r["label_set"],
          "+".join(m for m, on in (("video", r["has_video"]), ("audio", r["has_audio"])) if on) or "text",
          r["source"]]
-        for r in rows]))
+        for r in rows], ["left"] * 5))
     return 0
 
 
@@ -123,12 +124,7 @@ def run_check(args) -> int:
     else:
         print(markdown_table(["path", "ok", "video", "audio", "duration", "fps", "size / reason"], [
             [r["path"], "yes" if r["ok"] else "no", r.get("has_video", ""), r.get("has_audio", ""),
-             r.get("duration", ""), r.get("fps") or "", r.get("size") or r.get("reason", "")] for r in rows]))
+             r.get("duration", ""), r.get("fps") or "", r.get("size") or r.get("reason", "")] for r in rows],
+            ["left", "left", "left", "left", "right", "right", "left"]))
     return 1 if bad else 0
-
-
-def markdown_table(headers: list[str], rows: list[list]) -> str:
-    from tabulate import tabulate
-
-    return tabulate(rows, headers=headers, tablefmt="github")
 

@@ -10,6 +10,8 @@ import argparse
 import json
 from pathlib import Path
 
+from data_pipeline.tables import markdown_table
+
 
 def add_faces_command(subparsers) -> argparse.ArgumentParser:
     from data_pipeline.faces import DETECTORS
@@ -70,11 +72,10 @@ def _fmt(box) -> str:
 def _table(report: dict) -> str:
     lines = [f"{report['path']}: {report['size'][0]}x{report['size'][1]}, detector {report['detector']}, "
              f"face {'found' if report['found'] else 'NOT found (crops fall back to a centre crop)'}, "
-             f"presence {report['presence']:.2f}",
-             "| frame | detections (x0, y0, x1, y1) | main-face track |", "|---|---|---|"]
-    for index, found, box in zip(report["frame_indices"], report["detections"], report["boxes"], strict=True):
-        seen = " ".join(_fmt(d["box"]) for d in found) or "-"
-        lines.append(f"| {index} | {seen} | {_fmt(box)} |")
+             f"presence {report['presence']:.2f}"]
+    rows = [[index, " ".join(_fmt(d["box"]) for d in found) or "-", _fmt(box)]
+            for index, found, box in zip(report["frame_indices"], report["detections"], report["boxes"], strict=True)]
+    lines.append(markdown_table(["frame", "detections (x0, y0, x1, y1)", "main-face track"], rows, ["left"] * 3))
     for crop in report.get("crops", []):
         lines.append(f"crop {crop['path']} (aligned by {crop['alignment']})")
     return "\n".join(lines)

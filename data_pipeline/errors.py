@@ -17,3 +17,8 @@ class MediaError(UserFacingError, ValueError):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
+
+
+def validation_message(error) -> str:
+    """A pydantic ValidationError as one line: `key.path: problem; ...` (`(top)` for the whole)."""
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in error.errors())

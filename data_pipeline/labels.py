@@ -52,23 +52,42 @@ FINE_EMOTIONS: dict[str, tuple[str, ...]] = {
     "disgusted": ("repulsed", "contemptuous", "revolted"),
 }
 
-# Spellings datasets use for the 7 basic classes (lower-case) -> the class word.
-EMOTION_ALIASES: dict[str, str] = {
-    "neu": "neutral", "neutrality": "neutral", "calm": "neutral",
-    "hap": "happy", "happiness": "happy", "joy": "happy", "happily": "happy", "exc": "happy",
-    "sad": "sad", "sadness": "sad",
-    "ang": "angry", "anger": "angry", "angrily": "angry",
-    "sur": "surprised", "surprise": "surprised",
-    "fea": "fearful", "fear": "fearful", "afraid": "fearful",
-    "dis": "disgusted", "disgust": "disgusted",
+# The one table of dataset emotion words (lower-case) per basic class, for every converter and
+# for labels users give, so the same word maps the same way everywhere. The dataset's own word
+# always stays in `Labels.original`. Choices beyond the obvious synonyms (docs/datasets.md):
+# worry/anxiety -> fearful, contempt -> disgusted, frustration -> angry,
+# disappointment/helplessness/guilt/shame -> sad, low-arousal anticipation words -> neutral.
+EMOTION_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "neutral": ("neutral", "neu", "neutrality", "calm", "none", "anticipating", "prepared", "faithful", "trusting",
+                "中性", "平静", "无"),
+    "happy": ("happy", "happiness", "happily", "joy", "joyful", "hap", "exc", "excited", "excitement", "content",
+              "proud", "grateful", "hopeful", "confident", "impressed", "caring", "amused", "pleased",
+              "开心", "高兴", "快乐", "喜悦", "兴奋"),
+    "sad": ("sad", "sadness", "lonely", "devastated", "disappointed", "disappointment", "nostalgic",
+            "sentimental", "guilty", "ashamed", "embarrassed", "helplessness", "grief",
+            "悲伤", "难过", "伤心", "失望", "无助"),
+    "angry": ("angry", "anger", "angrily", "ang", "annoyed", "furious", "jealous", "frustrated", "frustration",
+              "愤怒", "生气"),
+    "surprised": ("surprised", "surprise", "sur", "惊讶", "惊喜"),
+    "fearful": ("fearful", "fear", "fea", "afraid", "terrified", "anxious", "anxiety", "apprehensive",
+                "worried", "worry", "恐惧", "害怕", "担心", "焦虑"),
+    "disgusted": ("disgusted", "disgust", "dis", "contempt", "厌恶", "恶心", "轻蔑"),
 }
+
+EMOTION_ALIASES: dict[str, str] = {word: emotion for emotion, words in EMOTION_SYNONYMS.items() for word in words}
+
+
+def map_emotion(label: object) -> str | None:
+    """The basic emotion for a dataset's label word (case and surrounding space ignored); None
+    for a word the table does not know (converters drop that clip from MER and count it)."""
+    if label is None:
+        return None
+    return EMOTION_ALIASES.get(str(label).strip().lower())
 
 
 def normalize_emotion(word: str) -> str:
     """Map a dataset's emotion label to one of EMOTIONS; ValueError naming the word if unknown."""
-    key = word.strip().lower()
-    if key in EMOTIONS:
-        return key
-    if key in EMOTION_ALIASES:
-        return EMOTION_ALIASES[key]
-    raise ValueError(f"unknown emotion label {word!r}; expected one of {', '.join(EMOTIONS)} (or an alias)")
+    emotion = map_emotion(word)
+    if emotion is None:
+        raise ValueError(f"unknown emotion label {word!r}; expected one of {', '.join(EMOTIONS)} (or an alias)")
+    return emotion

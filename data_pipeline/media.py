@@ -18,13 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
+from data_pipeline.clip import media_kind
 from data_pipeline.errors import MediaError
 
 logger = logging.getLogger(__name__)
 
 AUDIO_SAMPLE_RATE = 16_000
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
-AUDIO_SUFFIXES = {".wav", ".mp3", ".flac", ".ogg", ".m4a", ".aac", ".opus"}
 
 
 @dataclass
@@ -67,7 +66,7 @@ def _check_file(path: str | os.PathLike) -> Path:
 
 
 def is_image_path(path: str | os.PathLike) -> bool:
-    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+    return media_kind(path) == "image"
 
 
 def probe(path: str | os.PathLike) -> MediaInfo:

@@ -18,7 +18,6 @@ import importlib
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Callable
 from concurrent.futures import as_completed
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from data_pipeline.atomic import write_atomic
 from data_pipeline.converters.base import Reject, get_converter
 from data_pipeline.errors import MediaError, UserFacingError
 from data_pipeline.media import check_media
@@ -265,8 +265,5 @@ def _write_if_changed(path: Path, text: str) -> bool:
     """Atomic write; an identical file is left alone (so a rerun changes nothing)."""
     if path.exists() and path.read_text(encoding="utf-8") == text:
         return False
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False,
-                                     encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(handle.name, path)
+    write_atomic(path, text)
     return True

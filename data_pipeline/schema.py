@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from data_pipeline.errors import UserFacingError
+from data_pipeline.atomic import atomic_path
+from data_pipeline.errors import UserFacingError, validation_message
 from data_pipeline.tasks import Task
 
 Split = Literal["train", "validation", "test"]
@@ -142,7 +142,7 @@ def iter_records(path: str | os.PathLike, resolve_paths: bool = True) -> Iterato
             try:
                 record = Record.model_validate_json(line)
             except ValidationError as error:
-                raise UserFacingError(f"{path}:{number}: invalid record: {error}") from None
+                raise UserFacingError(f"{path}:{number}: invalid record: {validation_message(error)}") from None
             if resolve_paths:
                 media = record.media
                 media.video, media.audio, media.image = (
@@ -162,12 +162,9 @@ def record_to_json(record: Record, base: Path | None = None) -> str:
 def write_records(path: str | os.PathLike, records: Iterable[Record]) -> int:
     """Write atomically (temp file + rename): a killed run never leaves a half file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False,
-                                     encoding="utf-8") as handle:
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
         for record in records:
             handle.write(record_to_json(record, path.parent) + "\n")
             count += 1
-    os.replace(handle.name, path)
     return count

@@ -64,13 +64,14 @@ def model_summary(name_or_dir: str) -> dict:
 
 
 def format_table(summary: dict) -> str:
-    lines = ["| component | parameters | trainable | dtype | tokens/clip |", "|---|---:|---:|---|---:|"]
-    for row in summary["components"]:
-        tokens = row["tokens_per_clip"] if row["tokens_per_clip"] is not None else ""
-        lines.append(f"| {row['component']} | {row['parameters']:,} | {row['trainable']:,} | {row['dtype']} | {tokens} |")
-    lines.append(f"| **total** | **{summary['total_parameters']:,}** | {summary['trainable_parameters']:,} | | "
-                 f"**{summary['multimodal_tokens_per_clip']}** |")
-    return "\n".join(lines)
+    from data_pipeline.tables import markdown_table
+
+    rows = [[row["component"], f"{row['parameters']:,}", f"{row['trainable']:,}", row["dtype"],
+             row["tokens_per_clip"] if row["tokens_per_clip"] is not None else ""] for row in summary["components"]]
+    rows.append(["**total**", f"**{summary['total_parameters']:,}**", f"{summary['trainable_parameters']:,}", "",
+                 f"**{summary['multimodal_tokens_per_clip']}**"])
+    return markdown_table(["component", "parameters", "trainable", "dtype", "tokens/clip"], rows,
+                          ["left", "right", "right", "left", "right"])
 
 
 def run_info(args) -> int:

@@ -3,7 +3,8 @@ tower, face tower, audio tower, causal LM — plus validated specs for each towe
 selection, each modality's adapter and the fusion encoder.
 
 The specs are pydantic models stored as plain dicts in config.json; a bad key or value raises
-`ConfigError` naming it.
+`ConfigError` naming it. They are parsed once (`config.specs` is cached, and dropped when one of
+the four dicts is replaced), not on every access.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ try:
 except ImportError:  # transformers < 5.20 (vLLM's pin) has no SubConfigSpec; see _build_sub_configs
     SubConfigSpec = None
 
-from data_pipeline.errors import ConfigError
+from data_pipeline.errors import ConfigError, validation_message
 
 MODALITIES: tuple[str, ...] = ("frames", "face", "audio", "fusion")
 PLACEHOLDERS: dict[str, str] = {m: f"<|{m}|>" for m in MODALITIES}
@@ -92,9 +93,11 @@ def validate_specs(towers: dict | None, adapters: dict | None, fusion: dict | No
     try:
         return EmoLLMSpecs.model_validate(raw)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
-        raise ConfigError(f"invalid EmoLLM config: {problems}") from None
+        raise ConfigError(f"invalid EmoLLM config: {validation_message(error)}") from None
+
+
+SPEC_FIELDS = ("towers", "adapters", "fusion", "media")
+_SPECS = "_parsed_specs"
 
 
 # sub-config attribute -> (default model_type, optional)
@@ -163,9 +166,23 @@ class EmoLLMConfig(PreTrainedConfig):
             elif value is None and not optional:
                 setattr(self, key, CONFIG_MAPPING[model_type]())
 
+    def __setattr__(self, key, value):
+        super().__setattr__(key, value)
+        if key in SPEC_FIELDS:
+            self.__dict__.pop(_SPECS, None)
+
     @property
     def specs(self) -> EmoLLMSpecs:
-        return validate_specs(self.towers, self.adapters, self.fusion, self.media)
+        """The validated specs, parsed once (treat as read-only: change the dicts instead)."""
+        specs = self.__dict__.get(_SPECS)
+        if specs is None:
+            specs = self.__dict__[_SPECS] = validate_specs(self.towers, self.adapters, self.fusion, self.media)
+        return specs
+
+    def to_dict(self) -> dict:
+        output = super().to_dict()
+        output.pop(_SPECS, None)  # a cache, not a setting
+        return output
 
     @property
     def active_modalities(self) -> list[str]:

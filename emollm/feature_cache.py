@@ -19,7 +19,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -27,6 +26,9 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
+
+from data_pipeline.atomic import atomic_path
+from data_pipeline.clip import Clip
 
 logger = logging.getLogger(__name__)
 
@@ -88,12 +90,11 @@ def processor_settings(processor) -> dict:
     }
 
 
-def clip_key(fingerprint: str, settings: dict, video=None, image=None, audio=None, face_boxes=None,
-             use_video_audio: bool = True) -> str:
+def clip_key(fingerprint: str, settings: dict, clip: Clip) -> str:
     parts = {
-        "video": file_hash(video) if video else None, "image": file_hash(image) if image else None,
-        "audio": file_hash(audio) if audio else None, "use_video_audio": use_video_audio,
-        "face_boxes": face_boxes, "model": fingerprint, "settings": settings,
+        "video": file_hash(clip.video) if clip.video else None, "image": file_hash(clip.image) if clip.image else None,
+        "audio": file_hash(clip.audio) if clip.audio else None, "use_video_audio": clip.use_video_audio,
+        "face_boxes": clip.describe()["face_boxes"], "model": fingerprint, "settings": settings,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -144,12 +145,8 @@ class FeatureCache:
                 self._memory[key] = stored
                 self._memory_bytes += clip_bytes(stored)
             else:
-                path = self._path(key)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-                os.close(handle)
-                save_file(stored, tmp)
-                os.replace(tmp, path)
+                with atomic_path(self._path(key)) as tmp:
+                    save_file(stored, tmp)
             self._evict()
 
     def _evict(self) -> None:
@@ -184,23 +181,23 @@ def clip_bytes(features: ClipFeatures) -> int:
 
 
 @torch.no_grad()
-def encode_clip(model, processor, cache: FeatureCache | None = None, *, video=None, image=None, audio=None,
-                face_boxes=None, use_video_audio: bool = True, fingerprint: str | None = None):
+def encode_clip(model, processor, cache: FeatureCache | None, clip: Clip, *, fingerprint: str | None = None):
     """Tower features for one clip: from the cache when present, else decoded and encoded once
-    (and stored). Returns (CachedClip, ClipMedia or None when it came from the cache)."""
+    (and stored). Returns (CachedClip, ClipMedia or None when it came from the cache).
+
+    Fresh features are rounded to FEATURE_DTYPE exactly as the cache stores them: one dtype
+    policy, so what the model sees (and answers) never depends on whether the clip was cached."""
     key = None
     if cache is not None and cache.enabled:
-        key = clip_key(fingerprint or model_fingerprint(model), processor_settings(processor), video=video,
-                       image=image, audio=audio, face_boxes=face_boxes, use_video_audio=use_video_audio)
+        key = clip_key(fingerprint or model_fingerprint(model), processor_settings(processor), clip)
         found = cache.get(key)
         if found is not None:
             return CachedClip(found), None
-    media = processor.load_media(video=video, image=image, audio=audio, face_boxes=face_boxes,
-                                 use_video_audio=use_video_audio)
+    media = processor.load_media(clip)
     tensors = processor.media_tensors([media])
     tensors.pop("frames_sample_index", None)
     tensors.pop("audio_sample_index", None)
-    features = {m: f[0] for m, f in model.encode_towers(**tensors).items()}
+    features = {m: f[0].detach().to("cpu", FEATURE_DTYPE) for m, f in model.encode_towers(**tensors).items()}
     if key is not None:
         cache.put(key, features)
     return CachedClip(features), media

@@ -56,7 +56,7 @@ def load_4bit(model_dir, compute_dtype: torch.dtype = torch.bfloat16):
     model = EmoLLMForConditionalGeneration.from_pretrained(
         model_dir, quantization_config=quantization_config(compute_dtype))
     disable_cpu_repacking(model)
-    model.freeze_towers()
+    model.freeze()
     return model
 
 

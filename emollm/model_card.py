@@ -15,6 +15,8 @@ import json
 import re
 from pathlib import Path
 
+from data_pipeline.tables import markdown_table
+
 CARD = "MODEL_CARD.md"
 METRICS_START, METRICS_END = "<!-- emollm:metrics:start -->", "<!-- emollm:metrics:end -->"
 TOY_HINTS = ("tiny", "synthetic", "random init")
@@ -125,12 +127,12 @@ def metrics_section(metrics: dict | None) -> str:
     if "summary" in metrics:  # an `emollm eval` metrics.json
         data = metrics.get("data", {})
         head = f"On `{data.get('file', '?')}` (split `{data.get('split', '?')}`, {data.get('records', '?')} records):\n\n"
-        table = ["| task | dataset | n | metric | value | chance (majority) | unparsed |", "|---|---|---:|---|---:|---:|---:|"]
-        table += [f"| {r['task']} | {r['dataset']} | {r['n']} | {r['metric']} | {_pct(r['value'])} | "
-                  f"{_pct(r['chance_majority'])} | {r['unparsed']} |" for r in metrics["summary"]]
-        return head + "\n".join(table) + "\n\nRates x100; n/c = not computed. Full report: `emollm eval`'s report.md."
-    table = ["| metric | value |", "|---|---:|"] + [f"| {k} | {_inline(v)} |" for k, v in metrics.items()]
-    return "\n".join(table)
+        table = markdown_table(
+            ["task", "dataset", "n", "metric", "value", "chance (majority)", "unparsed"],
+            [[r["task"], r["dataset"], r["n"], r["metric"], _pct(r["value"]), _pct(r["chance_majority"]), r["unparsed"]]
+             for r in metrics["summary"]], ["left", "left", "right", "left", "right", "right", "right"])
+        return head + table + "\n\nRates x100; n/c = not computed. Full report: `emollm eval`'s report.md."
+    return markdown_table(["metric", "value"], [[k, _inline(v)] for k, v in metrics.items()])
 
 
 def default_name(model_dir: Path, details: dict) -> str:
@@ -198,7 +200,7 @@ def render_model_card(model_dir: str | Path, *, base: str | None = None, trainin
               "## How to use", "", "```bash",
               "emollm predict --model path/to/this/folder clip.mp4 --task MER",
               "emollm serve --model path/to/this/folder   # OpenAI-style API at /v1, chat UI at /ui", "```", "",
-              "```python", "from train.predict import predict_clip",
+              "```python", "from emollm.evaluation import predict_clip",
               'print(predict_clip("path/to/this/folder", "clip.mp4", "ERG"))', "```", ""]
     return "\n".join(parts)
 

@@ -13,6 +13,8 @@ passed instead of pixels and mel features.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -32,6 +34,13 @@ MEDIA_INPUT_NAMES = (
     "frames_pixel_values", "face_pixel_values", "audio_input_features", "audio_valid_frames",
     "audio_window_counts", "frames_sample_index", "audio_sample_index", "tower_features",
 )
+
+
+# An older model-directory format: only the trained tensors, pinned to their base model by this
+# file. `emollm.inference.load_model_dir` still loads it; `from_pretrained` explains how to convert.
+BASE_REFERENCE = "base_reference.json"
+CONVERT_HINT = ("convert it once to a full model directory: python -c \"from emollm.inference import "
+                "load_model_dir; m, p = load_model_dir('{src}'); m.save_pretrained('OUT'); p.save_pretrained('OUT')\"")
 
 
 def build_multimodal_parts(config: EmoLLMConfig) -> tuple[nn.ModuleDict, nn.ModuleDict, nn.Module | None, nn.ModuleDict]:
@@ -82,23 +91,28 @@ class EmoLLMPreTrainedModel(PreTrainedModel):
 
 
 class EmoLLMForConditionalGeneration(EmoLLMPreTrainedModel):
+    # Every component a model may have, in order (`components()` gives those a config builds).
+    COMPONENTS: ClassVar[tuple[str, ...]] = (
+        "tower.frames", "tower.face", "tower.audio", "adapter.frames", "adapter.face", "adapter.audio",
+        "adapter.fusion", "fusion", "llm")
+    # Parts of the LLM that can be selected on their own (LoRA exists once it is attached).
+    LLM_PARTS: ClassVar[tuple[str, ...]] = ("llm.embeddings", "llm.head", "lora")
+
     def __init__(self, config: EmoLLMConfig):
         super().__init__(config)
         self.towers, self.feature_norm, self.fusion, self.adapters = build_multimodal_parts(config)
         self.language_model = AutoModelForCausalLM.from_config(config.text_config)
         self.post_init()
-        self.freeze_towers()
+        self.freeze()
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
-        from pathlib import Path
-
-        from emollm.trained_parts import BASE_REFERENCE, load_trained_parts
-
-        if (Path(str(pretrained_model_name_or_path)) / BASE_REFERENCE).exists():
-            return load_trained_parts(cls, pretrained_model_name_or_path, **kwargs)
-        model = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
-        model.freeze_towers()  # loading replaces parameters, and with them their requires_grad
+        try:
+            model = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        except OSError:
+            _explain_trained_parts(pretrained_model_name_or_path)
+            raise
+        model.freeze()  # loading replaces parameters, and with them their requires_grad
         return model
 
     # --- parts -----------------------------------------------------------------------------
@@ -111,13 +125,30 @@ class EmoLLMForConditionalGeneration(EmoLLMPreTrainedModel):
     def get_output_embeddings(self):
         return self.language_model.get_output_embeddings()
 
-    def freeze_towers(self) -> None:
-        """Towers are frozen unless their spec says otherwise (explicit, and logged)."""
-        specs = self.config.specs
-        for modality, tower in self.towers.items():
-            frozen = specs.towers.get(modality, _default_spec()).frozen
-            tower.requires_grad_(not frozen)
-            logger.debug("tower %s: %s", modality, "frozen" if frozen else "trainable")
+    def freeze(self, trainable: Iterable[str] | None = None) -> None:
+        """The one switch for what trains. `trainable=None`: the model's default (towers frozen
+        unless their spec says otherwise, everything else trainable); else the names of exactly
+        the parameters that train (training phases select them by component). Logged."""
+        if trainable is None:
+            specs = self.config.specs
+            frozen_towers = {f"towers.{m}." for m in self.towers
+                             if specs.towers.get(m, _default_spec()).frozen}
+            chosen = {n for n, p in self.named_parameters()  # quantised (integer) weights never train
+                      if p.is_floating_point() and not n.startswith(tuple(frozen_towers))}
+        else:
+            chosen = set(trainable)
+        for name, parameter in self.named_parameters():
+            parameter.requires_grad_(name in chosen)
+        frozen = [c for c, module in self.components().items() if not _trainable(module)]
+        logger.debug("trainable: %d tensors; frozen components: %s", len(chosen), ", ".join(frozen) or "none")
+
+    @classmethod
+    def component_names(cls, config: EmoLLMConfig) -> list[str]:
+        """The components a model built from `config` has (no weights needed)."""
+        active = config.active_modalities
+        present = {f"tower.{m}" for m in ("frames", "face", "audio") if m in active}
+        present |= {f"adapter.{m}" for m in active} | ({"fusion"} if "fusion" in active else set()) | {"llm"}
+        return [name for name in cls.COMPONENTS if name in present]
 
     def train(self, mode: bool = True):
         """Frozen towers stay in eval mode (no dropout, fixed norms) while the rest trains."""
@@ -128,7 +159,7 @@ class EmoLLMForConditionalGeneration(EmoLLMPreTrainedModel):
         return self
 
     def components(self) -> dict[str, nn.Module]:
-        """Named components, for parameter tables and for phase-wise freezing."""
+        """Named components (names from `COMPONENTS`), for parameter tables and phase-wise freezing."""
         parts: dict[str, nn.Module] = {f"tower.{m}": t for m, t in self.towers.items()}
         parts.update({f"adapter.{m}": a for m, a in self.adapters.items()})
         if self.fusion is not None:
@@ -235,6 +266,18 @@ class EmoLLMForConditionalGeneration(EmoLLMPreTrainedModel):
     def generation_config(self, value):
         if hasattr(self, "language_model"):
             self.language_model.generation_config = value
+
+
+def _explain_trained_parts(path) -> None:
+    """A directory of trained parts (an older format) loads only through the inference loader."""
+    from pathlib import Path
+
+    from data_pipeline.errors import UserFacingError
+
+    if (Path(str(path)) / BASE_REFERENCE).exists():
+        raise UserFacingError(f"{path} holds trained parts over a base model ({BASE_REFERENCE}), an older "
+                              f"format: load it with emollm.inference.load_model_dir, or "
+                              + CONVERT_HINT.format(src=path))
 
 
 def _default_spec():

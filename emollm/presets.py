@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from data_pipeline.errors import ConfigError
+from data_pipeline.errors import ConfigError, validation_message
 from emollm.configuration_emollm import MODALITIES, PLACEHOLDERS, EmoLLMConfig
 from emollm.packaged import find_config, shipped
 
@@ -57,8 +57,7 @@ def load_preset(name_or_path: str | Path) -> Preset:
     try:
         return Preset.model_validate(yaml.safe_load(path.read_text()))
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        raise ConfigError(f"{path}: {problems}") from None
+        raise ConfigError(f"{path}: {validation_message(error)}") from None
 
 
 def build_config(preset: Preset, tokenizer=None) -> EmoLLMConfig:
@@ -178,7 +177,7 @@ def _load_component_weights(model, config: EmoLLMConfig) -> None:
         llm.resize_token_embeddings(config.text_config.vocab_size)
         _copy_strictly(model.language_model, llm, config.text_pretrained)
         logger.info("LLM from %s", config.text_pretrained)
-    model.freeze_towers()
+    model.freeze()
 
 
 def _load_llm(source: str, revision: str | None):

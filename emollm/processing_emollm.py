@@ -21,6 +21,7 @@ import torch
 from transformers import BatchFeature
 from transformers.processing_utils import ProcessorMixin
 
+from data_pipeline.clip import Clip
 from data_pipeline.errors import MediaError
 from emollm.configuration_emollm import PLACEHOLDERS
 
@@ -75,28 +76,28 @@ class EmoLLMProcessor(ProcessorMixin):
         super().__init__(image_processor, feature_extractor, tokenizer, chat_template=chat_template, **kwargs)
 
     # --- media -------------------------------------------------------------------------------
-    def load_media(self, video: str | None = None, image: str | None = None, audio: str | None = None,
-                   face_boxes: list | None = None, use_video_audio: bool = True) -> ClipMedia:
-        """Decode one clip. A video without an audio track is fine (no audio); an audio file
-        or a video track that can't be decoded raises MediaError naming the file."""
+    def load_media(self, clip: Clip | None = None, **fields) -> ClipMedia:
+        """Decode one clip (a `Clip`, or its fields as keywords: video=, image=, audio=,
+        face_boxes=, use_video_audio=). A video without an audio track is fine (no audio); an
+        audio file or a video track that can't be decoded raises MediaError naming the file."""
         from data_pipeline import media as readers
 
-        clip = ClipMedia()
-        visual = video or image
-        if visual is not None:
-            sampled = readers.read_frames(visual, self.num_frames, sample_fps=self.sample_fps,
+        clip = clip if clip is not None else Clip(**fields)
+        decoded = ClipMedia()
+        if clip.visual is not None:
+            sampled = readers.read_frames(clip.visual, self.num_frames, sample_fps=self.sample_fps,
                                           max_side=self.max_frame_side)
-            self.add_frames(clip, sampled.frames, list(sampled.indices), face_boxes)
-            clip.provenance["sampling"] = sampled.sampling | {"indices": sampled.indices}
-        audio_source = audio or (video if use_video_audio and video is not None else None)
-        if audio_source is not None:
+            boxes = list(clip.face_boxes) if clip.face_boxes is not None else None
+            self.add_frames(decoded, sampled.frames, list(sampled.indices), boxes)
+            decoded.provenance["sampling"] = sampled.sampling | {"indices": sampled.indices}
+        if clip.audio_source is not None:
             try:
-                clip.waveform = readers.read_audio(audio_source, max_seconds=self.max_audio_seconds)
+                decoded.waveform = readers.read_audio(clip.audio_source, max_seconds=self.max_audio_seconds)
             except MediaError as error:
-                if audio is not None or "no audio track" not in error.reason:
+                if clip.audio is not None or "no audio track" not in error.reason:
                     raise
-                clip.notes.append("the video has no audio track")
-        return clip
+                decoded.notes.append("the video has no audio track")
+        return decoded
 
     def add_frames(self, clip: ClipMedia, frames: np.ndarray, indices: list[int] | None = None,
                    face_boxes: list | None = None) -> ClipMedia:
@@ -189,32 +190,39 @@ class EmoLLMProcessor(ProcessorMixin):
 
     # --- text --------------------------------------------------------------------------------
     def render(self, messages: list[dict], clip: ClipMedia | None, add_generation_prompt: bool = False) -> str:
-        """Chat-templated text with each media part replaced by its placeholders, expanded."""
-        flat = [{"role": m["role"], "content": self._content_text(m["content"], clip)} for m in messages]
+        """Chat-templated text with each media part replaced by its placeholders, expanded.
+
+        The one placeholder rule: a "video" or "image" part stands for the clip's frames and
+        face; an "audio" part for its sound, and a "video" part for the sound too when the
+        conversation has no "audio" part (the video's own track); the fusion token follows the
+        conversation's last media part when the clip has both."""
+        parts = [(i, j, part.get("type")) for i, m in enumerate(messages) if not isinstance(m["content"], str)
+                 for j, part in enumerate(m["content"])]
+        media = [(i, j, kind) for i, j, kind in parts if kind in MEDIA_PART_TYPES]
+        own_sound = not any(kind == "audio" for _, _, kind in media)
+        last = media[-1][:2] if media else None
+        flat = []
+        for i, message in enumerate(messages):
+            content = message["content"]
+            if not isinstance(content, str):
+                content = "".join(self._part_text(part, clip, own_sound, last == (i, j))
+                                  for j, part in enumerate(content))
+            flat.append({"role": message["role"], "content": content})
         text = self.tokenizer.apply_chat_template(flat, tokenize=False, add_generation_prompt=add_generation_prompt)
         return self.expand_placeholders(text)
 
-    def _content_text(self, content, clip: ClipMedia | None) -> str:
-        if isinstance(content, str):
-            return content
-        pieces: list[str] = []
-        types = [part.get("type") for part in content]
-        last_media = max((i for i, t in enumerate(types) if t in MEDIA_PART_TYPES), default=-1)
-        for index, part in enumerate(content):
-            kind = part.get("type")
-            if kind == "text":
-                pieces.append(part.get("text", ""))
-            elif kind in MEDIA_PART_TYPES and clip is not None:
-                pieces.append(self._placeholders_for(kind, clip, last=index == last_media))
-            elif kind not in MEDIA_PART_TYPES:
-                raise ValueError(f"unknown content part type {kind!r}")
-        return "".join(pieces)
-
-    def _placeholders_for(self, kind: str, clip: ClipMedia, last: bool) -> str:
+    def _part_text(self, part: dict, clip, own_sound: bool, last: bool) -> str:
+        kind = part.get("type")
+        if kind == "text":
+            return part.get("text", "")
+        if kind not in MEDIA_PART_TYPES:
+            raise ValueError(f"unknown content part type {kind!r}")
+        if clip is None:
+            return ""
         names = []
         if kind in ("video", "image") and clip.has_visual:
             names += ["frames", "face"]
-        if kind in ("video", "audio") and clip.has_audio:
+        if (kind == "audio" or (kind == "video" and own_sound)) and clip.has_audio:
             names.append("audio")
         if last and clip.has_visual and clip.has_audio and "fusion" in self.num_tokens:
             names.append("fusion")
@@ -222,7 +230,17 @@ class EmoLLMProcessor(ProcessorMixin):
 
     def media_placeholders(self, kind: str, clip: ClipMedia) -> str:
         """The expanded placeholders one media part of a single-media prompt becomes (no newline)."""
-        return self.expand_placeholders(self._placeholders_for(kind, clip, last=True).rstrip("\n"))
+        return self.expand_placeholders(self._part_text({"type": kind}, clip, own_sound=True, last=True).rstrip("\n"))
+
+    def prompt_ids(self, messages: list[dict], clip, add_generation_prompt: bool = True) -> list[int]:
+        """A conversation's token ids, its placeholders expanded for `clip`."""
+        text = self.render(messages, clip, add_generation_prompt=add_generation_prompt)
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    @property
+    def pad_token_id(self) -> int:
+        tokenizer = self.tokenizer
+        return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
     def expand_placeholders(self, text: str) -> str:
         for modality, placeholder in PLACEHOLDERS.items():
@@ -243,12 +261,19 @@ class EmoLLMProcessor(ProcessorMixin):
         return spans
 
     # --- batches -----------------------------------------------------------------------------
-    def __call__(self, conversations: list[list[dict]], clips: list[ClipMedia | None] | None = None,
-                 add_generation_prompt: bool = False, return_labels: bool = False,
-                 padding_side: str = "right", max_length: int | None = None) -> BatchFeature:
+    def __call__(self, conversations: list, clips: list | None = None, add_generation_prompt: bool = False,
+                 return_labels: bool = False, padding_side: str = "right", max_length: int | None = None) -> BatchFeature:
+        """One batch: each conversation (a message list, or a prompt already given as token ids)
+        rendered, tokenised and padded, plus its clip's media tensors (`ClipMedia`: pixels and
+        mel features; `CachedClip`: tower features; None: text only)."""
         clips = clips if clips is not None else [None] * len(conversations)
         rows, label_rows = [], []
         for messages, clip in zip(conversations, clips, strict=True):
+            if _is_token_ids(messages):
+                if return_labels:
+                    raise ValueError("labels need conversations, not token ids")
+                rows.append(list(messages))
+                continue
             text = self.render(messages, clip, add_generation_prompt=add_generation_prompt)
             encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=return_labels)
             ids = encoded["input_ids"]
@@ -259,7 +284,7 @@ class EmoLLMProcessor(ProcessorMixin):
                 spans = self._assistant_spans(messages, clip, text)
                 label_rows.append([tok if any(s <= off[0] < e for s, e in spans) else IGNORE_INDEX
                                    for tok, off in zip(ids, encoded["offset_mapping"], strict=True)])
-        batch = _pad(rows, self.tokenizer.pad_token_id, padding_side)
+        batch = _pad(rows, self.pad_token_id, padding_side)
         if return_labels:
             batch["labels"] = _pad(label_rows, IGNORE_INDEX, padding_side)["input_ids"]
         batch.update(self.media_tensors(clips))
@@ -270,6 +295,10 @@ class EmoLLMProcessor(ProcessorMixin):
 
     def decode(self, *args, **kwargs):
         return self.tokenizer.decode(*args, **kwargs)
+
+
+def _is_token_ids(conversation) -> bool:
+    return bool(conversation) and all(isinstance(item, int) for item in conversation)
 
 
 def _boxes_at(face_boxes: list | None, indices: list[int]) -> list | None:

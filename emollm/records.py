@@ -1,5 +1,5 @@
 """Records -> model inputs: the chat messages (media parts in the first user turn) and the
-arguments for `EmoLLMProcessor.load_media` / `feature_cache.encode_clip`.
+record's `Clip` (for `EmoLLMProcessor.load_media` / `feature_cache.encode_clip`).
 
 Training, evaluation (including modality ablations) and `predict` all go through here, so a
 record is always asked the same way.
@@ -7,8 +7,9 @@ record is always asked the same way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from data_pipeline.clip import Clip
 from data_pipeline.schema import Record
 from data_pipeline.tasks import user_prompt
 
@@ -18,11 +19,25 @@ ABLATIONS = ("video", "audio", "subtitle")
 @dataclass
 class RecordInputs:
     messages: list[dict]
-    media: dict = field(default_factory=dict)  # kwargs for load_media / encode_clip; empty = no media
+    clip: Clip | None = None  # None: a text-only record (or every medium dropped)
 
     @property
     def has_media(self) -> bool:
-        return any(self.media.get(k) for k in ("video", "image", "audio"))
+        return self.clip is not None
+
+
+def record_clip(record: Record) -> Clip:
+    """The record's media as a clip: the visual file when it has a visual stream, the separate
+    audio file when it has sound, else the video's own track."""
+    media = record.media
+    if not media.has_video or not media.visual_path:
+        return Clip(audio=media.audio_path)
+    boxes = None
+    if record.face_track is not None and record.face_track.found:
+        boxes = record.face_track.boxes
+    return Clip(video=media.video, image=None if media.video else media.image,
+                audio=media.audio if media.has_audio else None,
+                use_video_audio=bool(media.video and media.has_audio), face_boxes=boxes)
 
 
 def record_inputs(record: Record, drop: frozenset[str] | set[str] = frozenset(),
@@ -31,20 +46,7 @@ def record_inputs(record: Record, drop: frozenset[str] | set[str] = frozenset(),
     unknown = set(drop) - set(ABLATIONS)
     if unknown:
         raise ValueError(f"unknown modality to drop: {sorted(unknown)}; known: {list(ABLATIONS)}")
-    media = record.media
-    visual = None if "video" in drop or not media.has_video else media.visual_path
-    separate_audio = media.audio if media.has_audio and "audio" not in drop else None
-    kwargs = {}
-    if visual:
-        kwargs = {"video" if media.video else "image": visual,
-                  "use_video_audio": bool(media.video and media.has_audio and not media.audio and "audio" not in drop)}
-        if record.face_track is not None and record.face_track.found:
-            kwargs["face_boxes"] = [list(b) if b is not None else None for b in record.face_track.boxes]
-    if separate_audio:
-        kwargs["audio"] = separate_audio
-    elif not visual and media.video and media.has_audio and "audio" not in drop:
-        kwargs["audio"] = media.video  # video dropped: its audio track still speaks
-
+    clip = record_clip(record).without(set(drop))
     turns = list(record.conversation)
     if not with_answer and turns and turns[-1].role == "assistant":
         turns = turns[:-1]
@@ -56,19 +58,7 @@ def record_inputs(record: Record, drop: frozenset[str] | set[str] = frozenset(),
             first_user = False
             if "subtitle" in drop and record.subtitle:
                 content = user_prompt(record.task, None)
-            parts = _media_parts(kwargs)
-            if parts:
-                content = [*parts, {"type": "text", "text": content}]
+            if not clip.empty:
+                content = [*clip.parts(), {"type": "text", "text": content}]
         messages.append({"role": turn.role, "content": content})
-    return RecordInputs(messages, kwargs)
-
-
-def _media_parts(kwargs: dict) -> list[dict]:
-    parts = []
-    if kwargs.get("video"):
-        parts.append({"type": "video"})
-    if kwargs.get("image"):
-        parts.append({"type": "image"})
-    if kwargs.get("audio") and not kwargs.get("video"):  # a video part already stands for the clip's audio
-        parts.append({"type": "audio"})
-    return parts
+    return RecordInputs(messages, None if clip.empty else clip)

@@ -46,11 +46,10 @@ def _start() -> None:
 
 def api_walk(root: Path) -> None:
     import httpx
+    import numpy as np
 
     from data_pipeline.writer import write_video
     from emollm.presets import init_model_dir
-
-    import numpy as np
 
     model_dir = init_model_dir("tiny", root / "model")
     frames = np.zeros((8, 64, 64, 3), dtype=np.uint8)

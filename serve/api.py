@@ -385,7 +385,7 @@ def _tokenize_chat(engine: Engine, fetcher: MediaFetcher, body: TokenizeRequest)
     chat = chat_input(body.messages, fetcher)
     try:
         media = {m.kind: m for m in chat.fetched}
-        video_sound = chat.media.use_video_audio and "video" in media and media["video"].has_audio
+        video_sound = chat.media.clip.use_video_audio and "video" in media and media["video"].has_audio
         clip = _Presence(bool({"video", "image"} & media.keys()), "audio" in media or video_sound) if media else None
         text = engine.processor.render(chat.messages, clip, add_generation_prompt=body.add_generation_prompt)
         return engine.tokenizer(text, add_special_tokens=False)["input_ids"]

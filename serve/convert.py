@@ -2,9 +2,10 @@
 settings), and engine log-probs -> OpenAI's shapes.
 
 A conversation carries at most one visual input (video or image) and one audio input: the model
-sees one clip per conversation, with its placeholders where the media part stands. A client that
-resends the same media URL in a later turn gets it deduplicated. With a video and a separate
-audio, the video gives the frames and faces and the audio replaces its sound track. Assistant
+sees one clip (`data_pipeline.clip.Clip`) per conversation, with its placeholders where the media
+part stands. A client that resends the same media URL in a later turn gets it deduplicated. With
+a video and a separate audio, the video gives the frames and faces and the audio replaces its
+sound track (the clip's rule). Assistant
 turns are fed back by their `content` only: `reasoning_content` (and a `<think>` block left in
 the content) is dropped, so the chain of empathy never conditions later turns.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from data_pipeline.clip import Clip
 from emollm.configuration_emollm import PLACEHOLDERS
 from emollm.metrics import split_reasoning
 from serve.decoding import SamplingParams, TokenLogprob
@@ -99,13 +101,7 @@ class _ChatBuilder:
     def finish(self) -> ChatInput:
         paths = {kind: str(media.path) for kind, (_, media, _) in self.slots.items()}
         params = {kind: media.param for kind, (_, media, _) in self.slots.items()}
-        use_video_audio = True
-        if "video" in self.slots and "audio" in self.slots:
-            self.slots["video"][2]["type"] = "image"  # frames and faces from the video, sound from the audio
-            use_video_audio = False
-        media = MediaInputs(video=paths.get("video"), image=paths.get("image"), audio=paths.get("audio"),
-                            use_video_audio=use_video_audio, params=params)
-        return ChatInput(self.messages, media, self.fetched)
+        return ChatInput(self.messages, MediaInputs(Clip(**paths), params), self.fetched)
 
     def release(self) -> None:
         for media in self.fetched:

@@ -12,9 +12,11 @@
 * Cancellation: `handle.cancel()` (a client went away, the UI's stop button) ends that row at the
   next step; a queued request is dropped before it touches the model.
 * Limits: concurrent requests (429 past the cap), prompt + completion length, `max_tokens`.
-* Media: `encode_clip` through the processor (the same decoding and face step as training) into
-  an in-memory LRU `FeatureCache` keyed by content hash and tower fingerprint: a second turn about
-  the same clip neither decodes nor encodes it.
+* Everything about the model is `emollm.inference.InferenceCore`'s (shared with evaluation and
+  `predict`): encoding a clip into an in-memory LRU `FeatureCache` (a second turn about the same
+  clip neither decodes nor encodes it, and gets the same features as the first), the prompt ids,
+  the batch (the processor's own `__call__`), the stop ids and `generate`. The engine only
+  schedules, streams and cancels.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ import torch
 from transformers import LogitsProcessorList, StoppingCriteriaList
 
 from data_pipeline.errors import MediaError
-from emollm.feature_cache import FeatureCache, encode_clip, model_fingerprint
+from emollm.feature_cache import FeatureCache
+from emollm.inference import InferenceCore, load_model_dir, use_threads
 from serve.choice import choice_logprobs, pick_choice, score_choices
 from serve.decoding import (
     Delta,
@@ -75,21 +78,17 @@ class _Prepared:
 class Engine:
     def __init__(self, model, processor, limits: EngineLimits | None = None, model_name: str = "emollm"):
         self.limits = limits or EngineLimits()
-        self.model = model.eval()
-        self.processor = processor
-        self.tokenizer = processor.tokenizer
         self.model_name = model_name
         if self.limits.max_frames:
             processor.num_frames = min(processor.num_frames, self.limits.max_frames)
         self.max_model_len = self.limits.max_model_len or model.config.text_config.max_position_embeddings
-        self.fingerprint = model_fingerprint(model)
         cache_bytes = self.limits.feature_cache_bytes
-        self.cache = FeatureCache(directory=None, max_bytes=cache_bytes or None, enabled=cache_bytes > 0)
+        self.core = InferenceCore(model, processor, FeatureCache(directory=None, max_bytes=cache_bytes or None,
+                                                                  enabled=cache_bytes > 0))
+        self.model, self.processor, self.tokenizer = self.core.model, processor, processor.tokenizer
+        self.cache, self.fingerprint = self.core.cache, self.core.fingerprint
+        self.eos_ids = set(self.core.stop_ids)
         self.metrics = EngineMetrics(model_name)
-        self.eos_ids = _eos_ids(model, self.tokenizer)
-        configured = model.generation_config.eos_token_id
-        self.end_of_turn = (configured[0] if isinstance(configured, list) else configured) or min(self.eos_ids)
-        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else min(self.eos_ids)
         self._waiting: deque[RequestHandle] = deque()
         self._inflight = 0
         self._cond = threading.Condition()
@@ -100,10 +99,7 @@ class Engine:
     @classmethod
     def from_pretrained(cls, model_dir: str | os.PathLike, limits: EngineLimits | None = None,
                         model_name: str | None = None) -> Engine:
-        from emollm import EmoLLMForConditionalGeneration, EmoLLMProcessor
-
-        model = EmoLLMForConditionalGeneration.from_pretrained(model_dir)
-        processor = EmoLLMProcessor.from_pretrained(model_dir)
+        model, processor = load_model_dir(model_dir)
         return cls(model, processor, limits, model_name or Path(model_dir).name)
 
     # --- public ------------------------------------------------------------------------------
@@ -140,7 +136,7 @@ class Engine:
 
     # --- worker ------------------------------------------------------------------------------
     def _run(self) -> None:
-        _set_threads(self.limits.threads)  # in the thread that runs the model (OpenMP settings are per thread)
+        use_threads(self.limits.threads or os.cpu_count() or 1)  # in the thread that runs the model
         while True:
             batch = self._next_batch()
             if batch is None:
@@ -206,8 +202,7 @@ class Engine:
             hit = decoded is None
             self.metrics.labels(self.metrics.cache_hits if hit else self.metrics.cache_misses).inc()
         if request.messages is not None:
-            text = self.processor.render(request.messages, clip, add_generation_prompt=True)
-            ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+            ids = self.core.prompt_ids(request.messages, clip)
         elif isinstance(request.prompt, str):
             ids = self.tokenizer(request.prompt, add_special_tokens=False)["input_ids"]
         else:
@@ -220,13 +215,12 @@ class Engine:
         return _Prepared(handle, ids, clip, max_tokens)
 
     def _encode(self, media: MediaInputs):
+        clip = media.clip
         try:
-            return encode_clip(self.model, self.processor, self.cache, video=media.video, image=media.image,
-                               audio=media.audio, use_video_audio=media.use_video_audio,
-                               fingerprint=self.fingerprint)
+            return self.core.encode(clip)
         except MediaError as error:
-            kind = next((k for k in ("video", "image", "audio") if getattr(media, k) == error.path),
-                        "video" if media.video else "image" if media.image else "audio")
+            kind = next((k for k in ("video", "image", "audio") if getattr(clip, k) == str(error.path)),
+                        "video" if clip.video else "image" if clip.image else "audio")
             param = media.params.get(kind, kind)
             raise bad_request(f"{param}: the {kind} can't be decoded: {error.reason}", param, "invalid_media") from None
 
@@ -259,8 +253,7 @@ class Engine:
                                 self.tokenizer, self.eos_ids))
                 prompts.append(item.ids)
                 clips.append(item.clip)
-        input_ids, attention_mask = _left_pad(prompts, self.pad_id)
-        media = self.processor.media_tensors(clips)
+        batch = self.core.batch(prompts, clips)
         recorder = LogprobRecorder() if any(row.params.logprobs for row in rows) else None
         processors = [recorder] if recorder else []
         if any(row.params.ignore_eos or row.params.min_tokens for row in rows):
@@ -269,24 +262,24 @@ class Engine:
         sampling = {"do_sample": True, "temperature": params.temperature, "top_p": params.top_p,
                     "top_k": 0} if params.do_sample else {"do_sample": False}
         self.metrics.labels(self.metrics.batch_rows).observe(len(rows))
-        with torch.random.fork_rng(devices=[]), torch.inference_mode():
+        with torch.random.fork_rng(devices=[]):
             if params.seed is not None:
                 torch.manual_seed(params.seed)
-            self.model.generate(
-                input_ids=input_ids, attention_mask=attention_mask, **media, **sampling,
-                max_new_tokens=max(row.max_tokens for row in rows), eos_token_id=sorted(self.eos_ids),
-                pad_token_id=self.pad_id, streamer=RowStreamer(rows, self.tokenizer, recorder),
+            self.core.generate(
+                batch, **sampling, max_new_tokens=max(row.max_tokens for row in rows),
+                streamer=RowStreamer(rows, self.tokenizer, recorder),
                 stopping_criteria=StoppingCriteriaList([RowsFinished(rows)]),
                 logits_processor=LogitsProcessorList(processors))
 
     def _choose(self, item: _Prepared) -> None:
         params = item.handle.request.params
-        end = [self.end_of_turn]
+        end = [self.core.end_of_turn]
         answers = [self.tokenizer(c, add_special_tokens=False)["input_ids"] for c in params.guided_choice]
-        media = self.processor.media_tensors([item.clip])
+        batch = dict(self.core.batch([item.ids], [item.clip]))
+        input_ids, attention_mask = batch.pop("input_ids"), batch.pop("attention_mask")
         with torch.inference_mode():
-            scores, logprobs = score_choices(self.model, torch.tensor([item.ids]), torch.ones(1, len(item.ids),
-                                             dtype=torch.long), media, [a + end for a in answers], self.pad_id)
+            scores, logprobs = score_choices(self.model, input_ids, attention_mask, batch,
+                                             [a + end for a in answers], self.core.pad_id)
         for choice in range(params.n):
             seed = None if params.seed is None else params.seed + choice
             pick = pick_choice(scores, params.temperature, seed)
@@ -322,38 +315,3 @@ class Engine:
     def _release(self) -> None:
         with self._cond:
             self._inflight -= 1
-
-
-def _left_pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, row in enumerate(rows):
-        ids[i, width - len(row):] = torch.tensor(row)
-        mask[i, width - len(row):] = 1
-    return ids, mask
-
-
-def _eos_ids(model, tokenizer) -> set[int]:
-    configured = model.generation_config.eos_token_id
-    ids = set(configured if isinstance(configured, list) else [configured] if configured is not None else [])
-    for token in (tokenizer.eos_token, "<|im_end|>", "<|endoftext|>"):
-        token_id = tokenizer.convert_tokens_to_ids(token) if token else None
-        if token_id is not None and token_id != tokenizer.unk_token_id:
-            ids.add(token_id)
-    return ids
-
-
-_THREADS_SET = False
-
-
-def _set_threads(threads: int | None) -> None:
-    """CPU torch: every core for intra-op work, one inter-op thread (the engine runs one op stream)."""
-    global _THREADS_SET
-    torch.set_num_threads(threads or os.cpu_count() or 1)
-    if not _THREADS_SET:
-        _THREADS_SET = True
-        try:
-            torch.set_num_interop_threads(1)
-        except RuntimeError:  # already set, or parallel work has started
-            pass

@@ -10,22 +10,20 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from data_pipeline.clip import Clip
 from serve.decoding import Delta, Finished, SamplingParams
 from serve.errors import APIError
 
 
 @dataclass
 class MediaInputs:
-    """One clip for `encode_clip`, and the request part each file came from (for error messages)."""
+    """One request's clip, and the request part each of its files came from (for error messages)."""
 
-    video: str | None = None
-    image: str | None = None
-    audio: str | None = None
-    use_video_audio: bool = True
+    clip: Clip = field(default_factory=Clip)
     params: dict[str, str] = field(default_factory=dict)  # kind -> request part, e.g. messages[0].content[1]
 
     def any(self) -> bool:
-        return bool(self.video or self.image or self.audio)
+        return not self.clip.empty
 
 
 @dataclass

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from data_pipeline.media import AUDIO_SUFFIXES, is_image_path
+from data_pipeline.clip import Clip, media_kind
 from data_pipeline.tasks import TASK_INSTRUCTIONS, Task
 from serve.decoding import Delta, Finished, SamplingParams
 from serve.engine import Engine
@@ -98,36 +98,35 @@ class ChatUI:
     def _conversation(self, turns: list[tuple[str, str, list[str]]]) -> tuple[list[dict], MediaInputs]:
         """Chat turns -> the processor's conversation, with the media parts of the latest visual
         and the latest audio (each where it was attached) and the clip's files, checked."""
-        latest: dict[str, tuple[int, str]] = {}
+        latest: dict[str, tuple[int, str, str]] = {}  # "visual" / "audio" -> (turn, kind, path)
         for index, (role, _, files) in enumerate(turns):
             for path in files if role == "user" else []:
-                latest[_kind_of(path)] = (index, path)
-        media = MediaInputs()
-        for kind, (_, path) in latest.items():
+                kind = media_kind(path) or "video"
+                latest["audio" if kind == "audio" else "visual"] = (index, kind, path)
+        params, paths = {}, {}
+        for _, kind, path in latest.values():
+            params[kind] = f"the {kind} {Path(path).name}"
             try:
-                path = str(self.fetcher.local(path, kind, f"the {kind} {Path(path).name}").path)
+                paths[kind] = str(self.fetcher.local(path, kind, params[kind]).path)
             except APIError as error:
                 raise gr.Error(error.message) from None
-            setattr(media, kind, path)
-            media.params[kind] = f"the {kind} {Path(path).name}"
-        if media.video and media.audio:
-            media.use_video_audio = False
+        media = MediaInputs(Clip(**paths), params)
         messages = []
         for index, (role, text, _) in enumerate(turns):
             if role != "user":
                 messages.append({"role": role, "content": text})
                 continue
-            parts = [{"type": "image" if kind == "video" and media.audio else kind}
-                     for kind, (at, _) in latest.items() if at == index]
+            parts = [{"type": kind} for at, kind, _ in latest.values() if at == index]
             messages.append({"role": "user", "content": parts + [{"type": "text", "text": text}]})
         return messages, media
 
     def _gallery(self, media: MediaInputs, decoded) -> list | None:
-        visual = media.video or media.image
+        clip = media.clip
+        visual = clip.visual
         if visual is None:
             return None
         if decoded is None and visual not in self.previews:  # encoded features were cached: decode to show
-            decoded = self.engine.processor.load_media(video=media.video, image=media.image, use_video_audio=False)
+            decoded = self.engine.processor.load_media(Clip(video=clip.video, image=clip.image, use_video_audio=False))
         if decoded is not None and decoded.frames is not None:
             images = [(f, f"frame {i + 1}") for i, f in enumerate(decoded.frames)]
             images += [(f, f"face {i + 1}") for i, f in enumerate(decoded.faces if decoded.faces is not None else [])]
@@ -257,12 +256,6 @@ def _content_parts(content) -> tuple[str, list[str]]:
         elif hasattr(piece, "value") and isinstance(piece.value, dict) and piece.value.get("path"):
             files.append(piece.value["path"])
     return "\n".join(t for t in texts if t), files
-
-
-def _kind_of(path: str) -> str:
-    if is_image_path(path):
-        return "image"
-    return "audio" if Path(path).suffix.lower() in AUDIO_SUFFIXES else "video"
 
 
 def synthetic_examples(directory: str | Path, count: int = 3) -> list[list]:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
+from data_pipeline.atomic import write_atomic
 from train.distributed import barrier
 
 logger = logging.getLogger(__name__)
@@ -74,13 +75,7 @@ class CompletionMarker(TrainerCallback):
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w") as handle:
-        json.dump(data, handle, indent=2, default=str)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(data, indent=2, default=str) + "\n", fsync=True)
 
 
 def staging_dir(final: Path) -> Path:

@@ -77,12 +77,12 @@ def prepare_base(run) -> None:
 
 
 def summary(rows: list[dict]) -> str:
-    lines = ["| phase | steps | first loss | final loss | time (s) | model |", "|---|---:|---:|---:|---:|---|"]
-    for row in rows:
-        metrics = row["metrics"]
-        lines.append(f"| {row['phase']} | {metrics['steps']} | {_fmt(metrics['first_loss'])} | "
-                     f"{_fmt(metrics['final_loss'])} | {metrics['seconds']} | {row['dir']} |")
-    return "\n".join(lines)
+    from data_pipeline.tables import markdown_table
+
+    cells = [[row["phase"], row["metrics"]["steps"], _fmt(row["metrics"]["first_loss"]), _fmt(row["metrics"]["final_loss"]),
+              row["metrics"]["seconds"], row["dir"]] for row in rows]
+    return markdown_table(["phase", "steps", "first loss", "final loss", "time (s)", "model"], cells,
+                          ["left", "right", "right", "right", "right", "left"])
 
 
 def _fmt(value) -> str:

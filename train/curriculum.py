@@ -1,8 +1,8 @@
 """The curriculum is data: a YAML file of phases, validated on load (pydantic, extra="forbid").
 
 A curriculum names the model it starts from, the datasets it reads, and an ordered mapping of
-phases. Each phase says what is trainable (components of `model.components()` plus `lora`,
-`llm.embeddings`, `llm.head`), its data mixture (datasets, tasks, splits, weights), optimiser
+phases. Each phase says what is trainable (the model's `COMPONENTS` plus its `LLM_PARTS`:
+`llm.embeddings`, `llm.head`, `lora`), its data mixture (datasets, tasks, splits, weights), optimiser
 and schedule (one learning rate per parameter group), its length and which phase's output it
 starts from. `key=value` overrides (`phases.3.max_steps=5`, `steps=5`) are applied to the raw
 YAML before validation, so a bad override fails the same way a bad file does.
@@ -22,21 +22,21 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from data_pipeline.errors import ConfigError
+from data_pipeline.errors import ConfigError, validation_message
 from data_pipeline.schema import Split
 from data_pipeline.tasks import Task
+from emollm.modeling_emollm import EmoLLMForConditionalGeneration
 from emollm.packaged import find_config, shipped
 
 BASE = "base"  # the `init` of a phase that starts from the curriculum's model
 
-# What a phase may name as trainable, and the optimiser group each one's parameters join.
+# What a phase may name as trainable (the model's own component and LLM part names), and the
+# optimiser group each one's parameters join (by the name's first word).
+GROUP_OF_KIND = {"tower": "towers", "adapter": "adapters", "fusion": "fusion", "llm": "llm", "lora": "lora"}
 COMPONENT_GROUPS: dict[str, str] = {
-    "tower.frames": "towers", "tower.face": "towers", "tower.audio": "towers",
-    "adapter.frames": "adapters", "adapter.face": "adapters", "adapter.audio": "adapters",
-    "adapter.fusion": "adapters", "fusion": "fusion",
-    "llm": "llm", "llm.embeddings": "llm", "llm.head": "llm", "lora": "lora",
-}
-PARAM_GROUPS = ("towers", "adapters", "fusion", "llm", "lora")
+    part: GROUP_OF_KIND[part.split(".")[0]]
+    for part in (*EmoLLMForConditionalGeneration.COMPONENTS, *EmoLLMForConditionalGeneration.LLM_PARTS)}
+PARAM_GROUPS = tuple(dict.fromkeys(GROUP_OF_KIND.values()))
 
 
 class _Strict(BaseModel):
@@ -267,9 +267,7 @@ def validate(raw: dict, source: str = "curriculum") -> Curriculum:
     try:
         return Curriculum.model_validate(raw)
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}"
-                             for e in error.errors())
-        raise ConfigError(f"{source}: {problems}") from None
+        raise ConfigError(f"{source}: {validation_message(error)}") from None
 
 
 def dump(curriculum: Curriculum) -> str:

@@ -24,6 +24,7 @@ import torch
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
+from data_pipeline.clip import Clip
 from data_pipeline.errors import ConfigError
 from data_pipeline.schema import Record, read_records
 from emollm.feature_cache import (
@@ -92,20 +93,20 @@ def load_sources(curriculum: Curriculum, phase_name: str) -> list[Source]:
 
 
 # --- feature cache -----------------------------------------------------------------------------
-def distinct_clips(fingerprint: str, processor, sources: list[Source]) -> tuple[dict[str, str], dict[str, dict]]:
-    """({record id: cache key}, {cache key: media}) over the records the phase reads: each clip
+def distinct_clips(fingerprint: str, processor, sources: list[Source]) -> tuple[dict[str, str], dict[str, Clip]]:
+    """({record id: cache key}, {cache key: clip}) over the records the phase reads: each clip
     once, however many records (tasks) share it."""
     settings = processor_settings(processor)
     keys: dict[str, str] = {}
-    media_of: dict[str, dict] = {}
+    clip_of: dict[str, Clip] = {}
     for source in sources:
         for record in source.records:
-            media = record_inputs(record).media
-            if media:
-                key = clip_key(fingerprint, settings, **media)
+            clip = record_inputs(record).clip
+            if clip is not None:
+                key = clip_key(fingerprint, settings, clip)
                 keys[record.id] = key
-                media_of.setdefault(key, media)
-    return keys, media_of
+                clip_of.setdefault(key, clip)
+    return keys, clip_of
 
 
 def warm_feature_cache(model, processor, sources: list[Source], cache: FeatureCache, rank: int = 0,
@@ -115,9 +116,9 @@ def warm_feature_cache(model, processor, sources: list[Source], cache: FeatureCa
     keys, todo = distinct_clips(fingerprint, processor, sources)
     mine = list(todo.items())[rank::world_size]
     encoded = 0
-    for key, media in tqdm(mine, desc="feature cache", unit="clip", disable=rank != 0):
+    for key, clip in tqdm(mine, desc="feature cache", unit="clip", disable=rank != 0):
         if cache.get(key) is None:
-            encode_clip(model, processor, cache, fingerprint=fingerprint, **media)
+            encode_clip(model, processor, cache, clip, fingerprint=fingerprint)
             encoded += 1
     logger.info("feature cache %s: %d clips for %d records (%d encoded by this process, %d were cached)",
                 cache.directory, len(todo), len(keys), encoded, len(mine) - encoded)
@@ -130,9 +131,9 @@ class CachedClips:
     def __init__(self, cache: FeatureCache, keys: dict[str, str]):
         self.cache, self.keys = cache, keys
 
-    def __call__(self, record: Record, media: dict, drop: set[str]):
+    def __call__(self, record: Record, clip: Clip | None, drop: set[str]):
         key = self.keys.get(record.id)
-        if key is None or not media:  # text-only record, or both media dropped
+        if key is None or clip is None:  # text-only record, or both media dropped
             return None
         features = self.cache.get(key)
         if features is None:
@@ -148,10 +149,10 @@ def clip_features(model, processor, sources: list[Source], clips) -> Iterator[di
         for key in dict.fromkeys(clips.keys.values()):
             yield clips.cache.get(key)
         return
-    _, media_of = distinct_clips(model_fingerprint(model), processor, sources)
-    for media in media_of.values():
+    _, clip_of = distinct_clips(model_fingerprint(model), processor, sources)
+    for clip in clip_of.values():
         with torch.no_grad():
-            yield encode_clip(model, processor, None, **media)[0].features
+            yield encode_clip(model, processor, None, clip)[0].features
 
 
 class DecodedClips:
@@ -160,8 +161,8 @@ class DecodedClips:
     def __init__(self, processor):
         self.processor = processor
 
-    def __call__(self, record: Record, media: dict, drop: set[str]):
-        return self.processor.load_media(**media) if media else None
+    def __call__(self, record: Record, clip: Clip | None, drop: set[str]):
+        return self.processor.load_media(clip) if clip is not None else None
 
 
 # --- mixture -----------------------------------------------------------------------------------
@@ -207,7 +208,7 @@ class MixtureDataset(Dataset):
         record = self.sources[source].records[row]
         drop = self.dropped(index)
         inputs = record_inputs(record, drop=drop)
-        return {"messages": inputs.messages, "clip": self.clips(record, inputs.media, drop)}
+        return {"messages": inputs.messages, "clip": self.clips(record, inputs.clip, drop)}
 
 
 def build_dataset(phase: Phase, sources: list[Source], length: int, seed: int, clips: Callable) -> MixtureDataset:

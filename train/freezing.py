@@ -1,10 +1,11 @@
-"""Which parameters a phase trains: explicit selection by component name, checked, and logged
-as a table of trainable parameters per component (`model.components()` plus LoRA).
+"""Which parameters a phase trains: explicit selection by component name, checked, applied
+through the model's one switch (`model.freeze(trainable=...)`), and logged as a table of
+trainable parameters per component (`model.components()` plus LoRA).
 
-Selectable parts are the model's components (`tower.*`, `adapter.*`, `fusion`, `llm`) plus
-`lora` (the LoRA matrices inside the LLM), `llm.embeddings` and `llm.head`. Everything not
-selected is frozen (`requires_grad=False`); a selector that matches no parameter is an error
-naming the phase, before any work.
+Selectable parts are the model's `COMPONENTS` (`tower.*`, `adapter.*`, `fusion`, `llm`) plus its
+`LLM_PARTS`: `lora` (the LoRA matrices inside the LLM), `llm.embeddings` and `llm.head`.
+Everything not selected is frozen (`requires_grad=False`); a selector that matches no parameter
+is an error naming the phase, before any work.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import math
 from torch import nn
 
 from data_pipeline.errors import ConfigError
+from data_pipeline.tables import markdown_table
 from train.curriculum import COMPONENT_GROUPS
 
 logger = logging.getLogger(__name__)
@@ -39,6 +41,9 @@ def selectable_parts(model: nn.Module) -> dict[str, list[str]]:
     parts["llm.embeddings"] = [name_of[id(p)] for p in llm.get_input_embeddings().parameters()]
     head = llm.get_output_embeddings()
     parts["llm.head"] = [name_of[id(p)] for p in head.parameters()] if head is not None else []
+    unknown = set(parts) - set(COMPONENT_GROUPS)
+    if unknown:  # the model's names and the curriculum's are one list; this is a programming error
+        raise RuntimeError(f"parts not in the model's COMPONENTS / LLM_PARTS: {sorted(unknown)}")
     return parts
 
 
@@ -55,11 +60,10 @@ def select_trainable(model: nn.Module, selectors: list[str], phase: str) -> dict
         for part in matched:
             chosen.update(dict.fromkeys(parts[part], COMPONENT_GROUPS[part]))
     for name, parameter in model.named_parameters():
-        trainable = name in chosen
-        if trainable and not parameter.is_floating_point():
+        if name in chosen and not parameter.is_floating_point():
             raise ConfigError(f"phase {phase}: {name} is quantised ({parameter.dtype}) and can't be trained; "
                               "train LoRA on a 4-bit LLM instead")
-        parameter.requires_grad_(trainable)
+    model.freeze(trainable=chosen)
     return chosen
 
 
@@ -91,12 +95,11 @@ def parameter_table(model: nn.Module) -> list[dict]:
 
 
 def format_table(rows: list[dict]) -> str:
-    lines = ["| component | parameters | trainable |", "|---|---:|---:|"]
-    lines += [f"| {r['component']} | {r['parameters']:,} | {r['trainable']:,} |" for r in rows]
     total = sum(r["parameters"] for r in rows)
     trainable = sum(r["trainable"] for r in rows)
-    lines.append(f"| **total** | {total:,} | {trainable:,} ({100 * trainable / max(total, 1):.1f} %) |")
-    return "\n".join(lines)
+    cells = [[r["component"], f"{r['parameters']:,}", f"{r['trainable']:,}"] for r in rows]
+    cells.append(["**total**", f"{total:,}", f"{trainable:,} ({100 * trainable / max(total, 1):.1f} %)"])
+    return markdown_table(["component", "parameters", "trainable"], cells)
 
 
 def log_trainable(model: nn.Module, phase: str) -> list[dict]:

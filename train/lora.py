@@ -33,6 +33,8 @@ def load_phase_model(model_dir, lora: LoraSpec | None, precision: str = "fp32", 
 def attach_lora(model, spec: LoraSpec) -> None:
     apply_lora(model, r=spec.r, alpha=spec.alpha, dropout=spec.dropout, target_modules=spec.target_modules)
     if getattr(model, "is_quantized", False):
-        # The 4-bit LLM now carries PEFT adapters; record it as transformers' own `add_adapter`
-        # does, so the Trainer accepts the quantised model for training.
+        # The 4-bit LLM now carries PEFT adapters, but only as a submodule, and the Trainer's
+        # quantisation check looks at the top-level model alone
+        # (https://github.com/huggingface/transformers/issues/30878); record the adapters as
+        # transformers' own `add_adapter` does, so the Trainer accepts the model for training.
         model._hf_peft_config_loaded = True

@@ -10,12 +10,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-import platform
 import shutil
-import sys
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from emollm.versions import package_versions
 from train.checkpoints import publish, staging_dir, write_json_atomic
 from train.lora import attach_lora, load_phase_model, merge_lora
 
@@ -24,16 +22,6 @@ logger = logging.getLogger(__name__)
 TRAINING_INFO = "training.json"
 PACKAGES = ("emollm", "torch", "transformers", "peft", "accelerate", "deepspeed", "bitsandbytes", "tokenizers",
             "safetensors", "numpy")
-
-
-def package_versions() -> dict[str, str | None]:
-    found: dict[str, str | None] = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for name in PACKAGES:
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            found[name] = None
-    return found
 
 
 def export_phase(init_dir: Path, phase, trained: dict, out_dir: Path, info: dict) -> Path:
@@ -51,7 +39,7 @@ def export_phase(init_dir: Path, phase, trained: dict, out_dir: Path, info: dict
     staging = staging_dir(out_dir)
     model.save_pretrained(staging)
     EmoLLMProcessor.from_pretrained(init_dir).save_pretrained(staging)
-    write_json_atomic(staging / TRAINING_INFO, info | {"versions": package_versions()})
+    write_json_atomic(staging / TRAINING_INFO, info | {"versions": package_versions(PACKAGES)})
     write_card(staging, info)
     publish(staging, out_dir)
     logger.info("phase %s: model written to %s", info.get("phase"), out_dir)

@@ -242,7 +242,9 @@ def release(trainer) -> None:
     trainer.accelerator.free_memory()
     unset_hf_deepspeed_config()
     # Accelerate fixes mixed precision for the process's lifetime; the next phase (or run) may
-    # differ (fp32 alignment, then bf16 tuning). The process group (PartialState) stays.
+    # differ (fp32 alignment, then bf16 tuning). With `use_configured_state` (which keeps the
+    # process group, PartialState) the Trainer no longer resets it, and Accelerate has no public
+    # reset (https://github.com/huggingface/transformers/issues/40376, PR #29781).
     AcceleratorState._reset_state()
     del trainer
     gc.collect()

@@ -71,14 +71,11 @@ def check_supported(curriculum: Curriculum, phases: list[str], world_size: int) 
 
 
 def model_parts(config) -> set[str]:
-    """The selectable parts an EmoLLM built from `config` has (no weights needed)."""
-    parts = {"llm", "llm.embeddings", "llm.head"}
-    for modality in ("frames", "face", "audio"):
-        if modality in config.active_modalities:
-            parts |= {f"tower.{modality}", f"adapter.{modality}"}
-    if "fusion" in config.active_modalities:
-        parts |= {"fusion", "adapter.fusion"}
-    return parts
+    """The selectable parts an EmoLLM built from `config` has (no weights needed; `lora` only
+    once a phase attaches it)."""
+    from emollm import EmoLLMForConditionalGeneration as Model
+
+    return set(Model.component_names(config)) | (set(Model.LLM_PARTS) - {"lora"})
 
 
 def base_config(curriculum: Curriculum):

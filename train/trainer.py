@@ -80,6 +80,9 @@ class PhaseTrainer(Trainer):
         return self.optimizer
 
     # --- checkpoints: trainable tensors only ------------------------------------------------------
+    # The Trainer has no public hook for what a checkpoint's model part holds: it writes and
+    # reloads the whole state (https://github.com/huggingface/transformers/issues/11294), so its
+    # `_save` / `_load_from_checkpoint` are overridden to keep only the trainable tensors.
     def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
         output_dir = output_dir or self.args.output_dir
         if not self.args.should_save:

@@ -11,17 +11,15 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from data_pipeline.converters._emotions import map_emotion
+from data_pipeline.clip import VIDEO_SUFFIXES
 from data_pipeline.converters.base import Converter, Reject, make_record
 from data_pipeline.errors import UserFacingError
-from data_pipeline.labels import EMOTION_POLARITY
+from data_pipeline.labels import EMOTION_POLARITY, map_emotion
 from data_pipeline.schema import Labels, Record, Split
 from data_pipeline.tasks import Task
 
 logger = logging.getLogger(__name__)
 
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".flv", ".mov", ".webm")
-AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".m4a")
 
 _SPLITS: dict[str, Split] = {
     "train": "train", "training": "train", "dev": "validation", "valid": "validation", "val": "validation",
@@ -93,7 +91,7 @@ class MediaIndex:
     """Media files under a folder by stem, from one directory walk: layouts differ between
     releases of a dataset (folder names, .mp4 vs .avi), the file stems do not."""
 
-    def __init__(self, root: Path, suffixes: tuple[str, ...] = VIDEO_SUFFIXES):
+    def __init__(self, root: Path, suffixes: frozenset[str] = VIDEO_SUFFIXES):
         self.by_stem: dict[str, list[Path]] = {}
         if root.is_dir():
             for folder, _, files in os.walk(root):

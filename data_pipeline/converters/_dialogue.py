@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from data_pipeline.converters._common import record_id
-from data_pipeline.converters._emotions import map_emotion
 from data_pipeline.converters.base import Converter, make_record
+from data_pipeline.labels import map_emotion
 from data_pipeline.schema import Labels, Record
 from data_pipeline.tasks import Task, format_empathy_answer
 

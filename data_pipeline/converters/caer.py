@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from data_pipeline.converters._common import VIDEO_SUFFIXES, DatasetConverter, emotion_record, split_name
+from data_pipeline.clip import VIDEO_SUFFIXES
+from data_pipeline.converters._common import DatasetConverter, emotion_record, split_name
 from data_pipeline.converters.base import register_converter
 from data_pipeline.errors import UserFacingError
 from data_pipeline.schema import Record

@@ -17,15 +17,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import get_args
 
+from data_pipeline.clip import media_kind
 from data_pipeline.converters.base import Converter, Reject, make_record, register_converter
 from data_pipeline.errors import ConfigError, UserFacingError
 from data_pipeline.labels import INTENTS, SENTIMENTS, normalize_emotion
-from data_pipeline.media import AUDIO_SUFFIXES, IMAGE_SUFFIXES
 from data_pipeline.schema import Labels, Record, Split
 from data_pipeline.tasks import Task
 
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".flv", ".mpg", ".mpeg", ".wmv", ".3gp", ".ts"}
-MEDIA_SUFFIXES = VIDEO_SUFFIXES | AUDIO_SUFFIXES | IMAGE_SUFFIXES
 COLUMNS = ("file", "emotion", "sentiment", "intent", "subtitle", "split")
 SPLITS = get_args(Split)
 
@@ -80,7 +78,7 @@ class FolderConverter(Converter):
     def _media_files(self) -> Iterator[Path]:
         for path in sorted(self.root.rglob("*")):
             hidden = any(part.startswith(".") for part in path.relative_to(self.root).parts)
-            if path.is_file() and not hidden and path.suffix.lower() in MEDIA_SUFFIXES:
+            if path.is_file() and not hidden and media_kind(path):
                 yield path
 
     def _read_labels(self) -> dict[str, dict[str, str]]:
@@ -114,17 +112,9 @@ class FolderConverter(Converter):
                     yield Reject(str(path), f"{self.labels_path.name}: {error}", clip_id)
                     return
                 tasks.append((task, labels[field]))
-        media = _media_kwargs(path)
+        media = {media_kind(path): path}
         gold = Labels(original=row.get("emotion") or None, **labels)
         for task, answer in tasks or [(Task.MER, None)]:
             yield make_record(f"{clip_id}-{task}", self.name, split, task, subtitle=row.get("subtitle"),
                               answer=answer, labels=gold, converter=self.name, **media)
 
-
-def _media_kwargs(path: Path) -> dict:
-    suffix = path.suffix.lower()
-    if suffix in AUDIO_SUFFIXES:
-        return {"audio": path}
-    if suffix in IMAGE_SUFFIXES:
-        return {"image": path}
-    return {"video": path}

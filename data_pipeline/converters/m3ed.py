@@ -20,9 +20,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+from data_pipeline.clip import AUDIO_SUFFIXES, VIDEO_SUFFIXES
 from data_pipeline.converters._common import (
-    AUDIO_SUFFIXES,
-    VIDEO_SUFFIXES,
     DatasetConverter,
     MediaIndex,
     emotion_record,
@@ -51,7 +50,7 @@ class M3EDConverter(DatasetConverter):
         except json.JSONDecodeError as error:
             raise UserFacingError(f"{self.name}: {path} is not valid JSON ({error})") from None
         movie_split = self._splits(path.parent)
-        media = MediaIndex(self.root, VIDEO_SUFFIXES + AUDIO_SUFFIXES)
+        media = MediaIndex(self.root, VIDEO_SUFFIXES | AUDIO_SUFFIXES)
         for movie, dialogs in annotation.items():
             split = movie_split.get(movie)
             if split is None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from data_pipeline.atomic import atomic_path
 from data_pipeline.media import check_media
 from data_pipeline.schema import write_records
 from data_pipeline.synthetic.face import FaceStyle, render_frames
@@ -43,9 +44,8 @@ def render_clip(plan: ClipPlan, clips_dir: str) -> dict:
     style = FaceStyle.draw(np.random.default_rng(face_seed))
     frames, boxes = render_frames(plan.emotion, style, speech, FPS, num_frames, FRAME_SIZE)
     path = Path(clips_dir) / f"{plan.clip_id}.mp4"
-    partial = path.with_name(f".{plan.clip_id}.partial.mp4")
-    write_video(partial, frames, FPS, audio, SAMPLE_RATE)
-    os.replace(partial, path)  # a killed run never leaves a half clip under the real name
+    with atomic_path(path, suffix=".mp4") as partial:  # a killed run never leaves a half clip
+        write_video(partial, frames, FPS, audio, SAMPLE_RATE)
     info = check_media(path)
     return {"clip_id": plan.clip_id, "path": str(path), "info": info, "boxes": boxes}
 

@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 
 from data_pipeline.converters import discover_converters, get_converter
-from data_pipeline.converters._emotions import map_emotion
 from data_pipeline.converters.base import Reject
 from data_pipeline.errors import UserFacingError
-from data_pipeline.labels import EMOTIONS, INTENTS, LABEL_SETS, SENTIMENTS
+from data_pipeline.labels import EMOTIONS, INTENTS, LABEL_SETS, SENTIMENTS, map_emotion
 from data_pipeline.schema import Record
 from data_pipeline.tasks import Task, user_prompt
 from tests.data_pipeline.fixtures_converters import FIXTURES

@@ -93,20 +93,6 @@ def test_save_and_load_in_a_new_process_gives_identical_logits(tiny_model, clips
     assert (tmp_path / "model" / "model.safetensors").exists()
 
 
-def test_trained_parts_directory_loads_over_its_base(tiny_model_dir, tmp_path):
-    from emollm.trained_parts import save_trained_parts
-
-    model = EmoLLMForConditionalGeneration.from_pretrained(tiny_model_dir)
-    model.requires_grad_(False)
-    model.adapters.requires_grad_(True)
-    with torch.no_grad():
-        model.adapters["frames"].queries.add_(1.0)
-    save_trained_parts(model, tmp_path / "small", base=tiny_model_dir)
-    assert not (tmp_path / "small" / "model.safetensors").exists()
-    loaded = EmoLLMForConditionalGeneration.from_pretrained(tmp_path / "small")
-    assert torch.equal(loaded.adapters["frames"].queries, model.adapters["frames"].queries)
-
-
 def test_lora_trains_only_lora_and_what_is_marked_trainable(tiny_model_dir, tiny_model):
     from emollm.lora import apply_lora, merge_lora
 

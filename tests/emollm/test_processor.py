@@ -61,3 +61,19 @@ def test_processor_round_trips(tiny_model, tmp_path):
     loaded = EmoLLMProcessor.from_pretrained(tmp_path)
     assert (loaded.num_frames, loaded.face_size, loaded.num_tokens) == (
         processor.num_frames, processor.face_size, processor.num_tokens)
+
+
+def test_video_with_a_separate_audio_has_one_set_of_audio_tokens(tiny_model, media_dir):
+    """The one placeholder rule: a video part stands for the sound too only when the conversation
+    has no audio part of its own (a record of a video plus a separate audio file has both)."""
+    from data_pipeline.clip import Clip
+
+    model, processor = tiny_model
+    clip = Clip(video=str(media_dir / "silent.mp4"), audio=str(media_dir / "voice.wav"))
+    decoded = processor.load_media(clip)
+    messages = [{"role": "user", "content": [*clip.parts(), {"type": "text", "text": "?"}]}]
+    batch = processor([messages], [decoded])
+    ids = model.config.placeholder_token_ids
+    for modality in ("frames", "face", "audio", "fusion"):
+        assert int((batch["input_ids"] == ids[modality]).sum()) == model.config.num_tokens(modality), modality
+    assert model(**batch).logits.shape[1] == batch["input_ids"].shape[1]  # placeholders match the features

@@ -10,6 +10,7 @@ import threading
 import numpy as np
 import pytest
 
+from data_pipeline.clip import Clip
 from emollm.metrics import split_reasoning
 from serve.decoding import Delta, Finished, Row, SamplingParams
 from serve.engine import Engine, EngineLimits
@@ -25,7 +26,7 @@ def run(engine, request) -> list:
 
 def video_turn(path, text="How does the speaker feel?"):
     return EngineRequest(messages=[{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": text}]}],
-                         media=MediaInputs(video=str(path)), params=SamplingParams(max_tokens=2))
+                         media=MediaInputs(Clip(video=str(path))), params=SamplingParams(max_tokens=2))
 
 
 def test_second_turn_about_a_clip_skips_decoding(serve_engine, media_dir, tmp_path):

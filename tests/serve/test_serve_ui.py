@@ -82,6 +82,6 @@ def test_chain_of_empathy_is_not_fed_back(serve_engine, media_dir):
     assert _history_turns(browser_shaped) == turns
     ui = ChatUI(serve_engine, policy=MediaPolicy(allowed_local_media_path=media_dir))
     messages, media = ui._conversation(turns + [("user", "Why?", [])])
-    assert media.video == str((media_dir / "clip.mp4").resolve())
+    assert media.clip.video == str((media_dir / "clip.mp4").resolve())
     assert messages[0]["content"][0] == {"type": "video"} and messages[1]["content"] == "You look a little down."
     assert all("Speaker emotion" not in str(m["content"]) for m in messages)

@@ -1,7 +1,7 @@
 """`emollm predict` and `predict_clip`: answer raw clips (video, image or audio files), folders
 (every media file inside, recursively, sorted) and records files (.jsonl) without gold labels.
 
-    from train.predict import predict_clip
+    from emollm.evaluation import predict_clip
     predict_clip("runs/demo/train/final", "clip.mp4", "ERG")
     # {"path": "clip.mp4", "task": "ERG", "answer": "...", "reasoning": "Event scenario: ...", "error": None}
 
@@ -19,24 +19,18 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from data_pipeline.atomic import write_atomic
+from data_pipeline.clip import MEDIA_SUFFIXES, Clip, media_kind
 from data_pipeline.errors import UserFacingError
-from data_pipeline.media import AUDIO_SUFFIXES, IMAGE_SUFFIXES
 from data_pipeline.schema import Record, Turn, read_records
 from data_pipeline.tasks import Task, user_prompt
+from emollm.evaluation.answering import Answerer, ModelSource, Query
 from emollm.records import record_inputs
-from train.evaluate_generation import Answerer, ModelSource, Query
 
 logger = logging.getLogger(__name__)
 
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".3gp"}
-MEDIA_KINDS = {**dict.fromkeys(VIDEO_SUFFIXES, "video"), **dict.fromkeys(IMAGE_SUFFIXES, "image"),
-               **dict.fromkeys(AUDIO_SUFFIXES, "audio")}
 RECORD_SUFFIXES = {".jsonl"}
 DEFAULT_TASK = Task.MER
-
-
-def media_kind(path: str | Path) -> str | None:
-    return MEDIA_KINDS.get(Path(path).suffix.lower())
 
 
 def expand_inputs(inputs: Iterable[str | Path]) -> list[Path]:
@@ -59,10 +53,10 @@ def expand_inputs(inputs: Iterable[str | Path]) -> list[Path]:
 
 
 def media_query(path: Path, task: Task | str, subtitle: str | None = None) -> Query:
-    kind = media_kind(path)
+    clip = Clip.of(path)
     prompt = user_prompt(task, subtitle)
-    return Query(str(path), Task(task).value, [{"role": "user", "content": [{"type": kind}, {"type": "text", "text": prompt}]}],
-                 {kind: str(path)})
+    return Query(str(path), Task(task).value,
+                 [{"role": "user", "content": [*clip.parts(), {"type": "text", "text": prompt}]}], clip)
 
 
 def record_query(record: Record, task: Task | str | None = None) -> Query:
@@ -71,7 +65,7 @@ def record_query(record: Record, task: Task | str | None = None) -> Query:
         record = record.model_copy(update={"task": Task(task), "conversation": [
             Turn(role="user", content=user_prompt(task, record.subtitle))]})
     inputs = record_inputs(record, with_answer=False)
-    return Query(record.id, record.task.value, inputs.messages, inputs.media)
+    return Query(record.id, record.task.value, inputs.messages, inputs.clip)
 
 
 class Predictor:
@@ -105,7 +99,7 @@ class Predictor:
             else:
                 jobs.append(({"path": str(path), "task": Task(task or DEFAULT_TASK).value, "answer": None,
                               "reasoning": None, "error": f"{path}: unsupported file type {path.suffix or '(none)'}; "
-                              f"expected media ({', '.join(sorted(MEDIA_KINDS))}) or .jsonl records"}, None))
+                              f"expected media ({', '.join(sorted(MEDIA_SUFFIXES))}) or .jsonl records"}, None))
         return self._answer(jobs, progress)
 
     def _answer(self, jobs: list[tuple[dict, Query | None]], progress: bool) -> list[dict]:
@@ -143,8 +137,6 @@ def _predictor(model_or_dir) -> Predictor:
 
 def write_rows(rows: list[dict], out: str | Path | None) -> None:
     """JSONL to `out` (written atomically) or to stdout."""
-    from train.report import write_atomic
-
     text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     if out is None:
         print(text, end="")

@@ -1,24 +1,24 @@
 """Batched greedy answering, shared by `emollm eval` and `emollm predict`.
 
-A `Query` is one question about one clip (chat messages plus the media kwargs of
-`emollm.records.record_inputs`). `Answerer.answer(queries)` encodes each clip once through the
-feature cache (so ablations and the six tasks of a clip reuse its tower features), generates the
-answers of a batch in one `generate` call (greedy, seeded) and returns one `Answer` per query:
-a clip that can't be decoded becomes an answer with `error` set, and the rest of the batch goes on.
+A `Query` is one question about one clip (chat messages plus the record's or file's `Clip`).
+`Answerer.answer(queries)` encodes each clip once through the inference core and its feature
+cache (so ablations and the six tasks of a clip reuse its tower features), generates the answers
+of a batch in one `generate` call (greedy, seeded) and returns one `Answer` per query: a clip
+that can't be decoded becomes an answer with `error` set, and the rest of the batch goes on.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from data_pipeline.clip import Clip
 from data_pipeline.errors import MediaError, UserFacingError
+from emollm.inference import InferenceCore, load_model_dir, torch_threads
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class Query:
     key: str  # a record id (eval) or a file path (predict)
     task: str
     messages: list[dict]
-    media: dict = field(default_factory=dict)  # kwargs for load_media / encode_clip; empty = text only
+    clip: Clip | None = None  # None: text only
 
 
 @dataclass
@@ -52,24 +52,6 @@ class Answer:
     task: str
     text: str | None = None
     error: str | None = None
-
-
-def load_model(model_dir: str | Path):
-    """(model, processor) from a model directory, in eval mode. A directory of trained parts
-    (base_reference.json) takes its processor from the base it names."""
-    from emollm import EmoLLMForConditionalGeneration, EmoLLMProcessor
-
-    model_dir = Path(model_dir)
-    if not (model_dir / "config.json").exists():
-        raise UserFacingError(f"not a model directory (no config.json): {model_dir}")
-    model = EmoLLMForConditionalGeneration.from_pretrained(model_dir)
-    processor_dir = model_dir
-    reference = model_dir / "base_reference.json"
-    if not (model_dir / "processor_config.json").exists() and reference.exists():
-        processor_dir = Path(json.loads(reference.read_text())["base"])
-    processor = EmoLLMProcessor.from_pretrained(processor_dir)
-    model.eval()
-    return model, processor
 
 
 def model_dir_hash(model_dir: str | Path) -> str:
@@ -103,43 +85,20 @@ def default_threads(model, requested: int | None = None) -> int:
     return torch.get_num_threads()
 
 
-@contextmanager
-def torch_threads(count: int):
-    """Run with `count` torch CPU threads, then restore the previous setting."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 class Answerer:
     """Greedy, seeded answers for batches of queries."""
 
     def __init__(self, model, processor, cache=None, max_new_tokens: dict[str, int] | None = None,
                  threads: int | None = None):
-        from emollm.feature_cache import FeatureCache, model_fingerprint
+        from emollm.feature_cache import FeatureCache
 
-        self.model, self.processor = model.eval(), processor
+        # in memory by default: clips are re-asked (tasks, ablations)
+        self.core = InferenceCore(model, processor, cache if cache is not None else FeatureCache())
         self.threads = default_threads(model, threads)
-        self.cache = cache if cache is not None else FeatureCache()  # in memory: clips are re-asked
-        self.fingerprint = model_fingerprint(model)
         self.max_new_tokens = DEFAULT_MAX_NEW_TOKENS | (max_new_tokens or {})
 
     def settings(self) -> dict:
         return generation_settings(self.max_new_tokens)
-
-    def encode(self, query: Query):
-        """The clip's tower features (cached), or None for a text-only query. Raises MediaError."""
-        from emollm.feature_cache import FEATURE_DTYPE, CachedClip, encode_clip
-
-        if not any(query.media.get(k) for k in ("video", "image", "audio")):
-            return None
-        clip, _ = encode_clip(self.model, self.processor, self.cache, **query.media, fingerprint=self.fingerprint)
-        # A cache hit returns the stored bf16 features, a miss the fresh ones: round both the same
-        # way, so an answer never depends on whether its clip was seen before (resume, ablations).
-        return CachedClip({name: t.to(FEATURE_DTYPE) for name, t in clip.features.items()})
 
     def answer(self, queries: list[Query]) -> list[Answer]:
         """One answer per query, in order; a clip that can't be read gives an answer with `error`."""
@@ -151,7 +110,7 @@ class Answerer:
         ready, clips = [], []
         for position, query in enumerate(queries):
             try:
-                clips.append(self.encode(query))
+                clips.append(self.core.encode(query.clip)[0])
                 ready.append(position)
             except MediaError as error:  # the media layer's word for "this file can't be decoded"
                 answers[position].error = str(error)
@@ -164,20 +123,11 @@ class Answerer:
         return answers
 
     def generate(self, queries: list[Query], clips: list) -> list[str]:
-        batch = self.processor([q.messages for q in queries], clips, add_generation_prompt=True,
-                               padding_side="left")
+        batch = self.core.batch([q.messages for q in queries], clips)
         limit = max(self.max_new_tokens.get(q.task, max(DEFAULT_MAX_NEW_TOKENS.values())) for q in queries)
         torch.manual_seed(SEED)
-        tokenizer = self.processor.tokenizer
-        ids = self.model.generate(**batch, max_new_tokens=limit, do_sample=False, num_beams=1,
-                                  pad_token_id=tokenizer.pad_token_id, eos_token_id=end_of_turn_ids(tokenizer))
-        return [text.strip() for text in self.processor.batch_decode(ids, skip_special_tokens=True)]
-
-
-def end_of_turn_ids(tokenizer) -> list[int]:
-    """Tokens that end an answer: the tokenizer's EOS and ChatML's end of turn."""
-    ids = {tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>")}
-    return sorted(i for i in ids if isinstance(i, int) and i != tokenizer.unk_token_id)
+        ids = self.core.generate(batch, max_new_tokens=limit, do_sample=False, num_beams=1)
+        return [text.strip() for text in self.core.processor.batch_decode(ids, skip_special_tokens=True)]
 
 
 class ModelSource:
@@ -226,5 +176,5 @@ class ModelSource:
 
     def load(self):
         if self._loaded is None:
-            self._loaded = load_model(self.model_dir)
+            self._loaded = load_model_dir(self.model_dir)
         return self._loaded

@@ -1,5 +1,5 @@
 """`emollm eval`: answer the selected records (and each modality ablation of them) in batches,
-appending to `predictions.jsonl` as answers come, then score and report (train/report.py).
+appending to `predictions.jsonl` as answers come, then score and report (`report.py`).
 
 Determinism: records are sorted (task, dataset, id) and cut into fixed batches before anything
 is skipped, so a resumed run asks every batch exactly as an uninterrupted one would; decoding is
@@ -18,10 +18,10 @@ from tqdm.auto import tqdm
 from data_pipeline.errors import UserFacingError
 from data_pipeline.schema import Record, read_records
 from data_pipeline.tasks import Task
+from emollm.evaluation.answering import Answerer, ModelSource, Query, generation_settings
+from emollm.evaluation.scoring import FULL_RUN
+from emollm.evaluation.store import PREDICTIONS, PredictionLog, check_state
 from emollm.records import ABLATIONS, record_inputs
-from train.evaluate_generation import Answerer, ModelSource, Query, generation_settings
-from train.evaluate_store import PREDICTIONS, PredictionLog, check_state
-from train.report_scoring import FULL_RUN
 
 logger = logging.getLogger(__name__)
 
@@ -108,9 +108,9 @@ def run_batches(records: list[Record], plan: EvalPlan) -> list[tuple[str, list[Q
     return batches
 
 
-def _inputs(record: Record, drop: frozenset[str]) -> tuple[list[dict], dict]:
+def _inputs(record: Record, drop: frozenset[str]) -> tuple[list[dict], object]:
     inputs = record_inputs(record, drop=drop, with_answer=False)
-    return inputs.messages, inputs.media
+    return inputs.messages, inputs.clip
 
 
 def answer_all(source: ModelSource, records: list[Record], plan: EvalPlan, out_dir: Path,
@@ -163,8 +163,8 @@ def evaluate(model_or_dir, records_path: str | Path, out_dir: str | Path, plan: 
              progress: bool = True, command: dict | None = None, threads: int | None = None):
     """Answer, score and report. `model_or_dir`: a model directory or a (model, processor) pair;
     `threads`: torch CPU threads (default: 1 for a small model, else torch's default).
-    Returns the report (train.report.Report): metrics, markdown and the paths written."""
-    from train.report import build_report
+    Returns the report (emollm.evaluation.report.Report): metrics, markdown and the paths written."""
+    from emollm.evaluation.report import build_report
 
     plan = plan or EvalPlan()
     source = ModelSource.of(model_or_dir)
@@ -177,5 +177,9 @@ def evaluate(model_or_dir, records_path: str | Path, out_dir: str | Path, plan: 
     stats = answer_all(source, records, plan, out_dir, progress=progress, threads=threads)
     logger.info("answers: %d new, %d reused, %d unreadable clips", stats.asked, stats.reused, stats.errors)
     rows = PredictionLog(out_dir / PREDICTIONS).load()
+    examples: dict = {}  # the first prompt of each run and task, for run_info.json
+    for run, batch in run_batches(records, plan):
+        examples.setdefault(run, {}).setdefault(batch[0].task, batch[0].messages)
     return build_report(out_dir, source=source, records_path=records_path, records=records, plan=plan,
-                        rows=rows, stats=asdict(stats), judge=judge, wheel=wheel, command=command)
+                        rows=rows, stats=asdict(stats), judge=judge, wheel=wheel, command=command,
+                        generation=generation_settings(plan.max_new_tokens), examples=examples)

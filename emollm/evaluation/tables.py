@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from train.report_scoring import FULL_RUN, unparsed_count
+from data_pipeline.tables import markdown_table
+from emollm.evaluation.scoring import FULL_RUN, unparsed_count
 
 NOT_COMPUTED = "n/c"
 # MER-UniBench: hit rate for basic-emotion sets, weighted F1 for sentiment sets, set F for OV-MER.
@@ -78,10 +79,8 @@ TASK_COLUMNS: dict[str, list[Column]] = {
 
 
 def markdown(header: list[str], rows: list[list[str]], align: list[str] | None = None) -> str:
-    align = align or ["---"] + ["---:"] * (len(header) - 1)
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
+    """`align`: "---" (left) or "---:" (right) per column; default: the first left, the rest right."""
+    return markdown_table(header, rows, [{"---": "left", "---:": "right"}[a] for a in align] if align else None)
 
 
 def run_label(model_name: str, run: str) -> str:

@@ -11,7 +11,7 @@ import pytest
 from data_pipeline.errors import UserFacingError
 from data_pipeline.schema import read_records, write_records
 from emollm.cli import run
-from train.predict import Predictor, expand_inputs, predict_clip
+from emollm.evaluation.predict import Predictor, expand_inputs, predict_clip
 
 BUDGETS = {"MER": 4, "MSA": 4, "MIR": 4, "OV-MER": 6, "ERI": 8, "ERG": 8}
 

@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import json
 import os
-import platform
-import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
-from importlib import metadata
 from pathlib import Path
 
-from train.report_plots import confusion_pngs
-from train.report_scoring import FULL_RUN, score_runs, unparsed_count
-from train.report_tables import ablation_table, benchmark_table, overview_table, summary_rows, task_table
+from data_pipeline.atomic import write_atomic
+from emollm.evaluation.plots import confusion_pngs
+from emollm.evaluation.scoring import FULL_RUN, score_runs, unparsed_count
+from emollm.evaluation.tables import ablation_table, benchmark_table, overview_table, summary_rows, task_table
+from emollm.versions import package_versions
 
 FORMAT = "emollm-eval/1"
 PACKAGES = ("emollm", "torch", "transformers", "tokenizers", "numpy", "scikit-learn", "sacrebleu", "rouge-score",
@@ -37,15 +35,11 @@ class Report:
     paths: dict[str, Path] = field(default_factory=dict)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False, encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(handle.name, path)
-
-
 def build_report(out_dir: Path, *, source, records_path: Path, records: list, plan, rows: dict, stats: dict,
-                 judge=None, wheel=None, command: dict | None = None) -> Report:
+                 judge=None, wheel=None, command: dict | None = None, generation: dict | None = None,
+                 examples: dict | None = None) -> Report:
+    """Score `rows` and write every report file. `generation`: the decoding settings; `examples`:
+    {run: {task: first prompt}} (both for run_info.json, from the evaluation run)."""
     from emollm.feature_cache import file_hash
     from emollm.metrics import load_wheel
     from emollm.metrics.judge import NO_JUDGE, resolve_judge
@@ -70,7 +64,7 @@ def build_report(out_dir: Path, *, source, records_path: Path, records: list, pl
     pngs = confusion_pngs(metrics["runs"], out_dir / "confusion")
     markdown = _markdown(metrics, tables, pngs, out_dir)
     write_atomic(out_dir / "report.md", markdown)
-    info = run_info(source, records_path, records, plan, stats, judge, command)
+    info = run_info(source, records_path, records, plan, stats, judge, command, generation, examples or {})
     write_atomic(out_dir / "run_info.json", json.dumps(info, indent=2, ensure_ascii=False, default=str) + "\n")
     summary = "\n\n".join(t for n, t in tables.items() if n in ("benchmark", "overview", "ablations"))
     paths = {"metrics": out_dir / "metrics.json", "report": out_dir / "report.md",
@@ -148,49 +142,28 @@ def _judge_lines(judge: dict) -> list[str]:
             "```", judge["system"], "```", "", "Prompt:", "", "```", judge["prompt"], "```"]
 
 
-def package_versions() -> dict[str, str | None]:
-    versions = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
-
-
-def run_info(source, records_path: Path, records: list, plan, stats: dict, judge, command) -> dict:
+def run_info(source, records_path: Path, records: list, plan, stats: dict, judge, command, generation: dict | None,
+             examples: dict) -> dict:
     from data_pipeline.tasks import EMPATHY_CHAIN_FIELDS, TASK_INSTRUCTIONS
-    from train.evaluate import run_batches
-    from train.evaluate_generation import generation_settings
 
-    examples: dict = {}
-    for run, batch in run_batches(records, plan):
-        examples.setdefault(run, {}).setdefault(batch[0].task, batch[0].messages)
     return {
         "command": command, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "model": {"name": source.name, "path": str(source.model_dir) if source.model_dir else None,
                   "sha256": source.identity},
         "data": {"path": str(records_path), "records": len(records), "ids": [r.id for r in records]},
-        "plan": asdict(plan), "generation": generation_settings(plan.max_new_tokens),
+        "plan": asdict(plan), "generation": generation,
         "prompts": {"instructions": {str(k): v for k, v in TASK_INSTRUCTIONS.items()},
                     "empathy_chain": list(EMPATHY_CHAIN_FIELDS), "chat_template": _chat_template(source),
                     "first_prompt_per_run_and_task": examples},
         "judge": judge.describe() if judge else None,
-        "inference": stats, "cpu_count": os.cpu_count(), "versions": package_versions(),
+        "inference": stats, "cpu_count": os.cpu_count(), "versions": package_versions(PACKAGES),
     }
 
 
 def _chat_template(source) -> str | None:
+    from emollm.inference import processor_dir
+
     if source.loaded:
         return source.load()[1].chat_template
-    for directory in (source.model_dir, _base_dir(source.model_dir)):
-        if directory is not None and (directory / "chat_template.jinja").exists():
-            return (directory / "chat_template.jinja").read_text()
-    return None
-
-
-def _base_dir(model_dir: Path | None) -> Path | None:
-    reference = model_dir / "base_reference.json" if model_dir else None
-    if reference is None or not reference.exists():
-        return None
-    return Path(json.loads(reference.read_text())["base"])
+    template = processor_dir(source.model_dir) / "chat_template.jinja"
+    return template.read_text() if template.exists() else None

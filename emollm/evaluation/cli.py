@@ -113,8 +113,8 @@ def _arguments(args) -> dict:
 
 
 def run_eval(args) -> int:
-    from train.evaluate import EvalPlan, evaluate
-    from train.evaluate_generation import ModelSource
+    from emollm.evaluation.answering import ModelSource
+    from emollm.evaluation.evaluate import EvalPlan, evaluate
 
     plan = EvalPlan(split=args.split, tasks=_tasks(args.tasks, "--tasks"), ablate=tuple(_names(args.ablate)),
                     ablate_tasks=_tasks(args.ablate_tasks, "--ablate-tasks"), batch_size=args.batch_size,
@@ -130,7 +130,7 @@ def run_eval(args) -> int:
 
 
 def run_predict(args) -> int:
-    from train.predict import Predictor, expand_inputs, write_rows
+    from emollm.evaluation.predict import Predictor, expand_inputs, write_rows
 
     expand_inputs(args.inputs)  # a missing input fails before the model is loaded
     predictor = Predictor.from_pretrained(args.model, batch_size=args.batch_size, threads=args.threads)
