@@ -58,7 +58,7 @@ def test_ablation_table_present(evaluated):
     out, report = evaluated
     table = (out / "tables" / "ablations.md").read_text()
     assert "without subtitle" in table
-    assert "| MER | synthetic | Acc |" in table
+    assert "| MER | synthetic | Acc |" in re.sub(r" +", " ", table)  # tabulate pads table cells
     assert table in report.markdown and "without subtitle" in report.summary
 
 
@@ -80,7 +80,7 @@ def test_no_judge_is_not_computed_never_zero(evaluated):
     eri = report.metrics["runs"]["full"]["ERI"]["synthetic"]
     assert eri["judge"]["status"].startswith("not computed")
     assert eri["judge"]["clue_overlap"] is None and eri["judge"]["label_overlap"] is None
-    assert "| n/c | n/c | not computed (no judge) |" in (report.paths["report"].parent / "tables" / "task_ERI.md").read_text()
+    assert "| n/c | n/c | not computed (no judge) |" in re.sub(r" +", " ", (report.paths["report"].parent / "tables" / "task_ERI.md").read_text())
 
 
 def test_rerun_asks_nothing_and_gives_identical_metrics(evaluated, tiny_model, synthetic_set):
