@@ -68,7 +68,7 @@ def test_unparsed_answers_are_counted_not_dropped(evaluated):
     labels, matrix = mer["confusion"]["labels"], mer["confusion"]["matrix"]
     parsed = sum(sum(row[: len(labels) - ("unparsed" in labels)]) for row in matrix)
     assert parsed + mer["unparsed"] == mer["n"] == 3  # every answer is in n, parsed or not
-    benchmark = (out / "tables" / "benchmark.md").read_text()
+    benchmark = re.sub(r" +", " ", (out / "tables" / "benchmark.md").read_text())  # tabulate pads table cells
     total_unparsed = sum(report.metrics["runs"]["full"][t]["synthetic"]["unparsed"] for t in ("MER", "MSA", "OV-MER"))
     assert f"| {total_unparsed}/9 |" in benchmark
     if mer["unparsed"]:
