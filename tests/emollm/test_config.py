@@ -52,3 +52,12 @@ def test_tiny_info_counts_the_model_that_is_built(tiny_model):
 
     model, _ = tiny_model
     assert model_summary("tiny")["total_parameters"] == sum(p.numel() for p in model.parameters())
+
+
+def test_specs_are_parsed_once_and_follow_their_dicts(tiny_model_dir):
+    config = EmoLLMConfig.from_pretrained(tiny_model_dir)
+    specs = config.specs
+    assert config.specs is specs  # not validated again on every access (every forward reads them)
+    config.media = {**config.media, "num_frames": 4}
+    assert config.specs is not specs and config.specs.media.num_frames == 4
+    assert "_parsed_specs" not in config.to_dict() and "_parsed_specs" not in config.to_json_string()
