@@ -29,7 +29,8 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from data_pipeline.converters._common import AUDIO_SUFFIXES, VIDEO_SUFFIXES, DatasetConverter, MediaIndex, find_file, read_text
+from data_pipeline.clip import AUDIO_SUFFIXES, VIDEO_SUFFIXES
+from data_pipeline.converters._common import DatasetConverter, MediaIndex, find_file, read_text
 from data_pipeline.converters._dialogue import erg_record
 from data_pipeline.converters.base import register_converter
 from data_pipeline.errors import UserFacingError
@@ -45,7 +46,7 @@ RENAMED = re.compile(r"^dia(\d+)utt(\d+)$")  # dia12utt3: 1-based (the loaders' 
 class UtteranceMedia:
     """(conversation number, 0-based utterance index) -> files, over both naming schemes."""
 
-    def __init__(self, root: Path, suffixes: tuple[str, ...]):
+    def __init__(self, root: Path, suffixes: frozenset[str]):
         self.files: dict[tuple[int, int], list[Path]] = {}
         for stem, paths in MediaIndex(root, suffixes).by_stem.items():
             release, renamed = RELEASE_NAME.match(stem), RENAMED.match(stem)
