@@ -73,9 +73,12 @@ class Clip:
         return not (self.video or self.image or self.audio)
 
     def parts(self) -> list[dict]:
-        """Content parts for a user message: one per file given (the processor turns each into
-        its placeholders)."""
-        return [{"type": kind} for kind in ("video", "image", "audio") if getattr(self, kind)]
+        """Content parts for a user message (the processor turns each into its placeholders): a
+        video part stands for the whole clip, its sound included (the video's own track or the
+        separate audio); an image has no sound, so a separate audio gets its own part."""
+        if self.video:
+            return [{"type": "video"}]
+        return [{"type": kind} for kind in ("image", "audio") if getattr(self, kind)]
 
     def without(self, drop: set[str] | frozenset[str]) -> Clip:
         """The clip with its "video" (the visual input) and/or "audio" (every sound) removed."""

@@ -30,7 +30,14 @@ import ast
 import re
 from collections.abc import Iterator
 
-from data_pipeline.converters._common import DatasetConverter, MediaIndex, find_file, read_table, record_id, split_name
+from data_pipeline.converters._common import (
+    DatasetConverter,
+    MediaIndex,
+    find_file,
+    read_table,
+    record_id,
+    split_name,
+)
 from data_pipeline.converters.base import make_record, register_converter
 from data_pipeline.errors import ConfigError
 from data_pipeline.schema import Labels, Record

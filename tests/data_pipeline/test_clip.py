@@ -25,7 +25,8 @@ def test_where_the_sound_comes_from():
     assert video.visual == "v.mp4" and video.audio_source == "v.mp4" and video.parts() == [{"type": "video"}]
     dubbed = Clip(video="v.mp4", audio="a.wav", use_video_audio=True)
     assert dubbed.use_video_audio is False and dubbed.audio_source == "a.wav"  # the file replaces the track
-    assert dubbed.parts() == [{"type": "video"}, {"type": "audio"}]
+    assert dubbed.parts() == [{"type": "video"}]  # the video part stands for the clip's sound too
+    assert Clip(image="i.png", audio="a.wav").parts() == [{"type": "image"}, {"type": "audio"}]
     assert Clip(image="i.png").audio_source is None and Clip().empty
 
 

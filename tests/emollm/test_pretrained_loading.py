@@ -40,8 +40,16 @@ QWEN = {"model_type": "qwen2", "vocab_size": VOCAB, "hidden_size": 64, "intermed
 
 def _checkpoints() -> dict[str, torch.nn.Module]:
     """One random model of each real class (seeded: values differ from any random init)."""
-    from transformers import (CLIPConfig, CLIPModel, Qwen2Config, Qwen2ForCausalLM, ViTConfig,
-                              ViTForImageClassification, WhisperConfig, WhisperForConditionalGeneration)
+    from transformers import (
+        CLIPConfig,
+        CLIPModel,
+        Qwen2Config,
+        Qwen2ForCausalLM,
+        ViTConfig,
+        ViTForImageClassification,
+        WhisperConfig,
+        WhisperForConditionalGeneration,
+    )
 
     torch.manual_seed(1234)
     text = {"hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 1, "num_attention_heads": 2,

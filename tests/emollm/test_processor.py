@@ -71,9 +71,11 @@ def test_video_with_a_separate_audio_has_one_set_of_audio_tokens(tiny_model, med
     model, processor = tiny_model
     clip = Clip(video=str(media_dir / "silent.mp4"), audio=str(media_dir / "voice.wav"))
     decoded = processor.load_media(clip)
-    messages = [{"role": "user", "content": [*clip.parts(), {"type": "text", "text": "?"}]}]
-    batch = processor([messages], [decoded])
+    as_record = [{"role": "user", "content": [*clip.parts(), {"type": "text", "text": "?"}]}]  # one video part
+    as_client = [{"role": "user", "content": [{"type": "video"}, {"type": "audio"}, {"type": "text", "text": "?"}]}]
+    batch = processor([as_record, as_client], [decoded, decoded])
     ids = model.config.placeholder_token_ids
     for modality in ("frames", "face", "audio", "fusion"):
-        assert int((batch["input_ids"] == ids[modality]).sum()) == model.config.num_tokens(modality), modality
+        counts = (batch["input_ids"] == ids[modality]).sum(dim=1).tolist()
+        assert counts == [model.config.num_tokens(modality)] * 2, modality
     assert model(**batch).logits.shape[1] == batch["input_ids"].shape[1]  # placeholders match the features

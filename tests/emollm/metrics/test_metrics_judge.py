@@ -11,8 +11,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from data_pipeline.errors import ConfigError
-from emollm.metrics import (JUDGE_PROMPT_VERSION, JudgeConfig, MetricsInputError, parse_judge_answer, score_eri,
-                            score_task)
+from emollm.metrics import (
+    JUDGE_PROMPT_VERSION,
+    JudgeConfig,
+    MetricsInputError,
+    parse_judge_answer,
+    score_eri,
+    score_task,
+)
 from emollm.metrics.judge import Judge
 
 # What the stand-in judge answers, keyed by a marker in the graded answer.

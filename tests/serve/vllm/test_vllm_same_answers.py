@@ -63,14 +63,14 @@ def messages_of(record) -> list[dict]:
     for message in inputs.messages:
         content = message["content"]
         if isinstance(content, list):
-            content = [part if part["type"] == "text" else media_part(part["type"], _path(inputs.media, part["type"]))
+            content = [part if part["type"] == "text" else media_part(part["type"], _path(inputs.clip, part["type"]))
                        for part in content]
         out.append({"role": message["role"], "content": content})
     return out
 
 
-def _path(media: dict, kind: str) -> Path:
-    return Path(media[kind])
+def _path(clip, kind: str) -> Path:
+    return Path(getattr(clip, kind))
 
 
 def answers(client, model: str, records) -> list[tuple[str | None, str | None, int]]:
