@@ -104,9 +104,10 @@ def main(args: argparse.Namespace) -> int:
     probe = Run(curriculum, args.out, world=None, cache_dir=curriculum.feature_cache_dir)
     check_out_dir(probe, phases, args.resume)
 
-    if curriculum.torch_threads:
-        import torch
+    import torch
 
+    threads_before = torch.get_num_threads()
+    if curriculum.torch_threads:
         torch.set_num_threads(curriculum.torch_threads)
     world = init_world(use_deepspeed=curriculum.deepspeed is not None)
     if not world.is_main:
@@ -122,6 +123,9 @@ def main(args: argparse.Namespace) -> int:
             print(summary(rows))
     finally:
         finish_world()
+        # `emollm demo` and the tests run several commands in one process: a curriculum's thread
+        # count must not leak into the next (it changes float reduction order, hence the weights)
+        torch.set_num_threads(threads_before)
     return 0
 
 
