@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from data_pipeline.errors import UserFacingError
+from emollm.dtypes import add_dtype_argument, resolve_dtype
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ def _common(parser: argparse.ArgumentParser, port: int) -> None:
     limits.add_argument("--feature-cache-mb", type=int, default=512, help="in-memory cache of encoded clips")
     limits.add_argument("--no-feature-cache", action="store_true", help="decode and encode every clip every time")
     limits.add_argument("--threads", type=int, help="torch CPU threads (default: all cores)")
+    add_dtype_argument(parser)
     parser.add_argument("--examples-dir", default=str(DEFAULT_EXAMPLES_DIR),
                         help="where the chat's example clips (synthetic set) are generated on first use")
 
@@ -70,7 +72,7 @@ def _engine(args):
         max_concurrent_requests=args.max_concurrent_requests, max_frames=args.max_frames,
         feature_cache_bytes=0 if args.no_feature_cache else args.feature_cache_mb * 2**20, threads=args.threads)
     names = getattr(args, "served_model_name", None) or [model_dir.resolve().name]
-    return Engine.from_pretrained(model_dir, limits, names[0]), names
+    return Engine.from_pretrained(model_dir, limits, names[0], dtype=resolve_dtype(args.dtype)), names
 
 
 def _policy(args):

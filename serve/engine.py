@@ -98,8 +98,9 @@ class Engine:
 
     @classmethod
     def from_pretrained(cls, model_dir: str | os.PathLike, limits: EngineLimits | None = None,
-                        model_name: str | None = None) -> Engine:
-        model, processor = load_model_dir(model_dir)
+                        model_name: str | None = None, dtype=None) -> Engine:
+        """`dtype`: a torch dtype to load the weights in; None keeps the dtype they were saved in."""
+        model, processor = load_model_dir(model_dir, **({"dtype": dtype} if dtype is not None else {}))
         return cls(model, processor, limits, model_name or Path(model_dir).name)
 
     # --- public ------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import torch
 
 from data_pipeline.clip import Clip
 from data_pipeline.errors import MediaError, UserFacingError
+from emollm.dtypes import resolve_dtype
 from emollm.inference import InferenceCore, load_model_dir, torch_threads
 
 logger = logging.getLogger(__name__)
@@ -134,7 +135,8 @@ class ModelSource:
     """A model given as a directory (loaded on first use: a rerun with nothing left to answer
     never loads it) or as an already loaded (model, processor) pair."""
 
-    def __init__(self, model_dir: str | Path | None = None, model=None, processor=None, name: str | None = None):
+    def __init__(self, model_dir: str | Path | None = None, model=None, processor=None, name: str | None = None,
+                 dtype: str | None = None):
         if (model_dir is None) == (model is None):
             raise ValueError("give either model_dir or (model, processor)")
         if model is not None and processor is None:
@@ -145,6 +147,7 @@ class ModelSource:
         self._loaded = (model, processor) if model is not None else None
         self._identity: str | None = None
         self._name = name
+        self._dtype = dtype  # a `--dtype` value; None keeps the dtype the directory was saved in
 
     @classmethod
     def of(cls, model_or_dir) -> ModelSource:
@@ -174,7 +177,18 @@ class ModelSource:
     def loaded(self) -> bool:
         return self._loaded is not None
 
+    @property
+    def dtype(self) -> str:
+        """The dtype answers are computed in (part of an evaluation's identity: a resumed run
+        never mixes dtypes)."""
+        if self._loaded is not None:
+            return str(next(self._loaded[0].parameters()).dtype).removeprefix("torch.")
+        if self._dtype is not None:
+            return str(resolve_dtype(self._dtype)).removeprefix("torch.")
+        return str(self.load()[0].dtype).removeprefix("torch.")
+
     def load(self):
         if self._loaded is None:
-            self._loaded = load_model_dir(self.model_dir)
+            kwargs = {"dtype": resolve_dtype(self._dtype)} if self._dtype is not None else {}
+            self._loaded = load_model_dir(self.model_dir, **kwargs)
         return self._loaded

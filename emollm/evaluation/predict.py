@@ -79,8 +79,9 @@ class Predictor:
         self.batch_size = batch_size
 
     @classmethod
-    def from_pretrained(cls, model_dir: str | Path, **kwargs) -> Predictor:
-        return cls(*ModelSource(model_dir=model_dir).load(), **kwargs)
+    def from_pretrained(cls, model_dir: str | Path, dtype: str | None = None, **kwargs) -> Predictor:
+        """`dtype`: a `--dtype` value (`auto`, `bfloat16`, ...); None keeps the dtype it was saved in."""
+        return cls(*ModelSource(model_dir=model_dir, dtype=dtype).load(), **kwargs)
 
     def predict_clip(self, path: str | Path, task: Task | str = DEFAULT_TASK, subtitle: str | None = None) -> dict:
         return self.predict_paths([path], task, subtitle, progress=False)[0]

@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", required=True, help="an EmoLLM model directory (save_pretrained's layout)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--dtype", default="float32", help="float32 (as `emollm serve`) or bfloat16")
+    parser.add_argument("--dtype", default="float32",
+                        help="float32 (default) or bfloat16; `emollm serve --dtype float32` gives the same answers")
     args, extra = parser.parse_known_args(argv)
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", DEFAULT_KV_CACHE_GIB)
     sys.argv = [SERVER_MODULE, *server_argv(args.model, args.host, args.port, args.dtype), *extra]
