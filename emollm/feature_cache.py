@@ -86,7 +86,8 @@ def processor_settings(processor) -> dict:
         "face_detector": processor.face_detector, "face_step": FACE_STEP_VERSION,
         "audio_window": processor.audio_window_seconds, "audio_length": processor.audio_length,
         "max_audio_seconds": processor.max_audio_seconds,
-        "max_frame_side": processor.max_frame_side,
+        "max_frame_side": processor.max_frame_side, "frame_backend": processor.frame_backend,
+        "face_detect_side": processor.face_detect_side,
     }
 
 

@@ -43,6 +43,8 @@ class Preset(BaseModel):
     media: dict = Field(default_factory=dict)
     image_processor: ImageProcessorSpec = Field(default_factory=ImageProcessorSpec)
     face_size: int = 224
+    # longer side of the frames the face detector searches (the crops come from the full frames)
+    face_detect_side: int = 320
 
 
 def available_presets() -> list[str]:
@@ -124,9 +126,10 @@ def build_processor(preset: Preset, config: EmoLLMConfig, tokenizer, pretrained_
     return EmoLLMProcessor(
         image_processor=image_processor, feature_extractor=feature_extractor, tokenizer=tokenizer,
         chat_template=tokenizer.chat_template, num_frames=specs.media.num_frames, face_size=preset.face_size,
+        face_detect_side=preset.face_detect_side,
         num_tokens={m: config.num_tokens(m) for m in config.active_modalities},
         max_audio_seconds=specs.media.max_audio_seconds, audio_window_seconds=specs.media.audio_window_seconds,
-        audio_length=specs.media.audio_length,
+        audio_length=specs.media.audio_length, frame_backend=specs.media.frame_backend,
         face_image_mean=face_stats.get("image_mean"), face_image_std=face_stats.get("image_std"))
 
 

@@ -58,7 +58,7 @@ class EmoLLMProcessor(ProcessorMixin):
                  num_frames: int = 8, face_size: int = 224, num_tokens: dict | None = None,
                  face_detector: str | None = "haar", sample_fps: float | None = None,
                  max_audio_seconds: float = 120.0, audio_window_seconds: float = 30.0, max_frame_side: int = 1280,
-                 audio_length: str = "window",
+                 audio_length: str = "window", frame_backend: str = "auto", face_detect_side: int = 320,
                  face_image_mean: list[float] | None = None, face_image_std: list[float] | None = None,
                  **kwargs):
         # the face tower's own normalisation (its checkpoint's processor); None = the frames'
@@ -72,6 +72,9 @@ class EmoLLMProcessor(ProcessorMixin):
         self.max_audio_seconds = max_audio_seconds
         self.audio_window_seconds = audio_window_seconds
         self.audio_length = audio_length  # as the model config's media.audio_length
+        self.frame_backend = frame_backend  # as media.frame_backend; old processor configs load with "auto"
+        # the face detector searches frames downscaled to this longer side (old configs: 320)
+        self.face_detect_side = face_detect_side
         self.max_frame_side = max_frame_side
         super().__init__(image_processor, feature_extractor, tokenizer, chat_template=chat_template, **kwargs)
 
@@ -86,7 +89,7 @@ class EmoLLMProcessor(ProcessorMixin):
         decoded = ClipMedia()
         if clip.visual is not None:
             sampled = readers.read_frames(clip.visual, self.num_frames, sample_fps=self.sample_fps,
-                                          max_side=self.max_frame_side)
+                                          max_side=self.max_frame_side, backend=self.frame_backend)
             boxes = list(clip.face_boxes) if clip.face_boxes is not None else None
             self.add_frames(decoded, sampled.frames, list(sampled.indices), boxes)
             decoded.provenance["sampling"] = sampled.sampling | {"indices": sampled.indices}
@@ -117,7 +120,7 @@ class EmoLLMProcessor(ProcessorMixin):
         from data_pipeline import faces
 
         if face_boxes is None and self.face_detector:
-            track = faces.track_faces(frames, detector=self.face_detector)
+            track = faces.track_faces(frames, detector=self.face_detector, max_side=self.face_detect_side)
             face_boxes = track.boxes if track.found else None
             info = {"detector": track.detector, "version": track.version, "found": track.found}
         else:

@@ -57,6 +57,11 @@ def _common(parser: argparse.ArgumentParser, port: int) -> None:
     limits.add_argument("--no-feature-cache", action="store_true", help="decode and encode every clip every time")
     limits.add_argument("--threads", type=int, help="torch CPU threads (default: all cores)")
     add_dtype_argument(parser)
+    from emollm.fast_generate import add_compile_argument
+    from emollm.quantization import add_quantization_argument
+
+    add_quantization_argument(parser)
+    add_compile_argument(parser)
     parser.add_argument("--examples-dir", default=str(DEFAULT_EXAMPLES_DIR),
                         help="where the chat's example clips (synthetic set) are generated on first use")
 
@@ -72,7 +77,8 @@ def _engine(args):
         max_concurrent_requests=args.max_concurrent_requests, max_frames=args.max_frames,
         feature_cache_bytes=0 if args.no_feature_cache else args.feature_cache_mb * 2**20, threads=args.threads)
     names = getattr(args, "served_model_name", None) or [model_dir.resolve().name]
-    return Engine.from_pretrained(model_dir, limits, names[0], dtype=resolve_dtype(args.dtype)), names
+    return Engine.from_pretrained(model_dir, limits, names[0], dtype=resolve_dtype(args.dtype),
+                                  quantization=args.quantization, compile_decode=args.compile_decode), names
 
 
 def _policy(args):

@@ -98,9 +98,21 @@ class Engine:
 
     @classmethod
     def from_pretrained(cls, model_dir: str | os.PathLike, limits: EngineLimits | None = None,
-                        model_name: str | None = None, dtype=None) -> Engine:
-        """`dtype`: a torch dtype to load the weights in; None keeps the dtype they were saved in."""
+                        model_name: str | None = None, dtype=None, quantization: str | None = None,
+                        compile_decode: bool = False) -> Engine:
+        """`dtype`: a torch dtype to load the weights in; None keeps the dtype they were saved in.
+        `quantization`: `--quantization` for the LLM; `compile_decode`: the static cache + compiled step."""
+        from emollm.fast_generate import DEFAULT_MAX_CACHE_LEN, enable_compiled_decoding, warm_up
+        from emollm.quantization import quantize_llm
+
         model, processor = load_model_dir(model_dir, **({"dtype": dtype} if dtype is not None else {}))
+        quantize_llm(model, quantization)
+        if compile_decode:
+            # the static cache holds the longest request the server accepts: one graph serves them all
+            limits = limits or EngineLimits()
+            limits.max_model_len = limits.max_model_len or DEFAULT_MAX_CACHE_LEN
+            enable_compiled_decoding(model, limits.max_model_len)
+            warm_up(model, processor.tokenizer.pad_token_id or 0)
         return cls(model, processor, limits, model_name or Path(model_dir).name)
 
     # --- public ------------------------------------------------------------------------------

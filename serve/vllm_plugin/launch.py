@@ -23,7 +23,8 @@ def server_argv(model_dir: str | Path, host: str = "127.0.0.1", port: int = 8000
     config = json.loads((model_dir / "config.json").read_text())
     processor = json.loads((model_dir / "processor_config.json").read_text())
     video = {"video_backend": "emollm", "num_frames": processor["num_frames"], "sample_fps": processor.get("sample_fps"),
-             "max_side": processor.get("max_frame_side"), "max_audio_seconds": processor.get("max_audio_seconds", 120.0)}
+             "max_side": processor.get("max_frame_side"), "max_audio_seconds": processor.get("max_audio_seconds", 120.0),
+             "backend": processor.get("frame_backend", "auto")}
     return ["--model", str(model_dir), "--served-model-name", model_dir.name, "--host", host, "--port", str(port),
             "--dtype", dtype, "--max-model-len", str(config["text_config"]["max_position_embeddings"]),
             "--enforce-eager", "--reasoning-parser", "emollm",

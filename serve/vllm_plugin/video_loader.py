@@ -1,5 +1,5 @@
 """vLLM video loader "emollm": decodes a `video_url` with `data_pipeline`'s readers, so vLLM sees
-the same frames EmoLLM trained on (decord by index, uniform sampling) and the clip's own sound
+the same frames EmoLLM trained on (uniform sampling, with the model's `frame_backend`) and the clip's own sound
 track (16 kHz mono), which it hands on in the metadata (`audio`).
 
 vLLM's default loader (OpenCV, `num_frames` spread with `np.linspace(..., dtype=int)`) picks
@@ -23,7 +23,7 @@ LOADER_NAME = "emollm"
 class EmoLLMVideoLoader:
     @classmethod
     def load_bytes(cls, data: bytes, num_frames: int = 8, sample_fps: float | None = None,
-                   max_side: int | None = None, max_audio_seconds: float = 120.0,
+                   max_side: int | None = None, max_audio_seconds: float = 120.0, backend: str = "auto",
                    **_: Any) -> tuple[np.ndarray, dict[str, Any]]:
         # the readers take a path (decord opens files); the container format is sniffed, not named
         with tempfile.TemporaryDirectory(prefix="emollm-vllm-") as folder:
@@ -31,7 +31,7 @@ class EmoLLMVideoLoader:
             path.write_bytes(data)
             try:
                 clip = readers.read_frames(path, num_frames if num_frames > 0 else 8, sample_fps=sample_fps,
-                                           max_side=max_side)
+                                           max_side=max_side, backend=backend)
                 waveform = _audio_track(path, max_audio_seconds)
             except MediaError as error:  # vLLM turns a ValueError from media loading into a 4xx
                 raise ValueError(f"the video can't be decoded: {error.reason}") from None

@@ -1,0 +1,86 @@
+"""Held-out accuracy of a trained model served in bf16 and with each `--quantization` format, through
+the same evaluation as `emollm eval` (greedy, seed 0), with the decode speed of one fixed prompt.
+
+    .venv/bin/python benchmarks/quantization_accuracy.py --model runs/demo/train-n560/final \\
+        --data runs/demo/data/synthetic-n140-seed1/records.jsonl [--out DIR] [--limit N]
+
+`emollm demo --no-serve` makes both (the tiny demo model and its held-out set). Prints one Markdown
+table: each task's headline metric per format, and the difference from bf16 in points.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path[:] = [str(Path(__file__).resolve().parents[1])] + [
+    p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import torch  # noqa: E402
+from tabulate import tabulate  # noqa: E402
+
+
+def decode_speed(model, tokens: int = 64) -> float:
+    """Tokens/s of greedy decoding of the LLM alone after a 100-token prompt."""
+    ids = torch.randint(0, model.config.text_config.vocab_size - 1, (1, 100))
+    settings = {"do_sample": False, "pad_token_id": 0}
+    with torch.inference_mode():
+        model.language_model.generate(input_ids=ids, max_new_tokens=1, min_new_tokens=1, **settings)
+        start = time.perf_counter()
+        model.language_model.generate(input_ids=ids, max_new_tokens=1, min_new_tokens=1, **settings)
+        prefill = time.perf_counter() - start
+        start = time.perf_counter()
+        model.language_model.generate(input_ids=ids, max_new_tokens=tokens, min_new_tokens=tokens, **settings)
+    return (tokens - 1) / (time.perf_counter() - start - prefill)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, required=True, help="a trained model directory")
+    parser.add_argument("--data", type=Path, required=True, help="held-out records.jsonl")
+    parser.add_argument("--out", type=Path, default=Path(tempfile.mkdtemp(prefix="emollm-quant-acc-")))
+    parser.add_argument("--quantization", nargs="+", default=["int8"])
+    parser.add_argument("--limit", type=int, help="records per task (default: all)")
+    parser.add_argument("--batch-size", type=int, default=16)
+    args = parser.parse_args(argv)
+
+    from emollm.inference import load_model_dir
+    from emollm.quantization import quantize_llm
+    from emollm.evaluation.evaluate import EvalPlan, evaluate
+
+    base, processor = load_model_dir(args.model, dtype=torch.bfloat16)
+    plan = EvalPlan(split="all", batch_size=args.batch_size, limit=args.limit)
+    results, speeds = {}, {}
+    for name in ["bf16", *args.quantization]:
+        model = base if name == "bf16" else copy.deepcopy(base)
+        quantize_llm(model, None if name == "bf16" else name)
+        report = evaluate((model, processor), args.data, args.out / name, plan, progress=False, overwrite=True)
+        results[name] = {(r["task"], r["dataset"], r["metric"]): r["value"] for r in report.metrics["summary"]}
+        speeds[name] = decode_speed(model)
+    names = list(results)
+    rows = []
+    for key, reference in results["bf16"].items():
+        row = [*key]
+        for name in names:
+            value = results[name].get(key)
+            row.append("" if value is None else f"{100 * value:.2f}")
+            if name != "bf16":
+                row.append("" if value is None or reference is None else f"{100 * (value - reference):+.2f}")
+        rows.append(row)
+    rows.append(["LLM decode tok/s", "", "", *[x for n in names for x in
+                 ([f"{speeds[n]:.1f}"] if n == "bf16" else [f"{speeds[n]:.1f}", f"{speeds[n] / speeds['bf16']:.2f}x"])]])
+    headers = ["task", "dataset", "metric", *[h for n in names for h in ([n] if n == "bf16" else [n, "diff"])]]
+    print(f"\n### {args.model} on {args.data} ({torch.get_num_threads()} threads)\n")
+    print(tabulate(rows, headers=headers, tablefmt="github"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
