@@ -10,6 +10,8 @@ from pathlib import Path
 
 from data_pipeline.errors import UserFacingError
 from emollm.dtypes import add_dtype_argument, resolve_dtype
+from emollm.fast_generate import add_compile_argument
+from emollm.quantization import add_quantization_argument
 
 logger = logging.getLogger(__name__)
 
@@ -57,9 +59,6 @@ def _common(parser: argparse.ArgumentParser, port: int) -> None:
     limits.add_argument("--no-feature-cache", action="store_true", help="decode and encode every clip every time")
     limits.add_argument("--threads", type=int, help="torch CPU threads (default: all cores)")
     add_dtype_argument(parser)
-    from emollm.fast_generate import add_compile_argument
-    from emollm.quantization import add_quantization_argument
-
     add_quantization_argument(parser)
     add_compile_argument(parser)
     parser.add_argument("--examples-dir", default=str(DEFAULT_EXAMPLES_DIR),
