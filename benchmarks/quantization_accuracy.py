@@ -51,9 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=16)
     args = parser.parse_args(argv)
 
+    from emollm.evaluation.evaluate import EvalPlan, evaluate
     from emollm.inference import load_model_dir
     from emollm.quantization import quantize_llm
-    from emollm.evaluation.evaluate import EvalPlan, evaluate
 
     base, processor = load_model_dir(args.model, dtype=torch.bfloat16)
     plan = EvalPlan(split="all", batch_size=args.batch_size, limit=args.limit)
