@@ -189,9 +189,7 @@ def stage_timings(model_dir: Path, clip: Path, threads: int) -> tuple[list[dict]
         rows.append({"stage": f"LLM prefill of {ids.shape[1]} tokens", "seconds": seconds, "flops": flops,
                      "floor": True, "prefill": True})
     facts["prompt_tokens"] = ids.shape[1]
-    del model, features, embeds
-    gc.collect()
-    return rows, facts
+    return rows, facts  # the model is freed on return (the lambdas above hold it until then)
 
 
 # --- the served model ----------------------------------------------------------------------------
