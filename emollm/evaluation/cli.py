@@ -44,7 +44,7 @@ def _register_eval(subparsers) -> None:
     parser.add_argument("--overwrite-if-changed", action="store_true",
                         help="discard them only if they came from another model, data file or batching "
                              "(default: stop with an error)")
-    _threads(parser)
+    _runtime_arguments(parser)
     parser.set_defaults(func=run_eval)
 
 
@@ -60,11 +60,11 @@ def _register_predict(subparsers) -> None:
     parser.add_argument("--subtitle", help="what the speaker says, for media inputs")
     parser.add_argument("--out", help="JSONL file to write (default: stdout)")
     parser.add_argument("--batch-size", type=int, default=8)
-    _threads(parser)
+    _runtime_arguments(parser)
     parser.set_defaults(func=run_predict)
 
 
-def _threads(parser) -> None:
+def _runtime_arguments(parser) -> None:
     from emollm.dtypes import add_dtype_argument
 
     parser.add_argument("--threads", type=int,
