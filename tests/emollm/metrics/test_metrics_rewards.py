@@ -64,3 +64,15 @@ def test_checkable_answers_of_the_other_tasks():
     assert answer_reward("OV-MER", "angry, frustrated", {"emotions": ["angry", "frustrated"]}) == 1.0
     assert answer_reward("OV-MER", "angry, happy", {"emotions": ["angry"]}) == pytest.approx(2 / 3)
     assert answer_reward("ERI", "anything", {"emotion": "angry"}) is None  # nothing checkable
+
+
+def test_perception_empathy_gap_on_the_same_clips():
+    from emollm.metrics.gap import perception_empathy_gap
+
+    mer = {"a": ("angry", "angry"), "b": ("sad", "sad"), "c": ("happy", "happy"), "d": ("sad", "sad")}
+    erg = {"a": ("angry", chain("disgusted")), "b": ("sad", chain("unhappy")), "c": ("happy", chain("happy")),
+           "x": ("sad", chain("sad"))}  # x has no MER answer: left out
+    gap = perception_empathy_gap(mer, erg)
+    assert gap["n"] == 3
+    assert gap["mer_accuracy"] == 1.0 and gap["erg_emotion_accuracy"] == pytest.approx(0.6667)
+    assert gap["gap"] == pytest.approx(0.3333) and gap["mer_right_erg_wrong"] == 1
