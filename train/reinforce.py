@@ -216,7 +216,7 @@ def build_trainer(*, model, processor, ref_model, args, phase: Phase, dataset, c
     trainer_class = _grpo_trainer_class()
     return trainer_class(
         model=model, reward_funcs=reward_funcs, args=args, train_dataset=Dataset.from_list(rows),
-        processing_class=processor, callbacks=[*callbacks, EmotionAccuracyLog()], clip_of=clip_of,
+        processing_class=processor, callbacks=[EmotionAccuracyLog(), *callbacks], clip_of=clip_of,
         ref_model=ref_model, group_of=group_of, learning_rates=phase.optim.lr,
         offload_optimizer=offload_optimizer)
 
@@ -251,6 +251,10 @@ def reward_log(log_history: list[dict]) -> list[dict]:
             continue
         row = {"step": entry.get("step")}
         row.update({short: entry[key] for key, short in STEP_KEYS.items() if key in entry})
+        # the log history is written before callbacks see the logs, so EmotionAccuracyLog's key is
+        # only in TensorBoard; here it is read from its source
+        if "rewards/emotion/mean" in entry:
+            row["sample_emotion_accuracy"] = entry["rewards/emotion/mean"]
         row.update({k.split("/")[1]: v for k, v in entry.items() if k.startswith("rewards/") and k.endswith("/mean")})
         steps.append(row)
     return steps
