@@ -249,7 +249,7 @@ def run_phase(run: Run, name: str, resume: bool = False) -> dict:
         outputs.export_phase(init_dir, phase, trained, run.phase_dir(name), info)
         if phase.grpo is not None:
             reinforce.reward_curve_png(info["reinforce"]["steps"], run.phase_dir(name) / reinforce.CURVE,
-                                       f"phase {name}: {phase.description or 'reinforcement'}")
+                                       f"phase {name} (GRPO): reward per step")
     barrier()
     return info
 
