@@ -92,21 +92,22 @@ def reward_names(spec: GrpoSpec) -> list[str]:
     return [n for n, w in spec.rewards.items() if w > 0]
 
 
-def arguments(run, name: str, phase: Phase, steps: int):
-    """TRL's GRPOConfig: the phase's TrainingArguments (schedule, checkpoints, seed, DeepSpeed) plus
-    its `grpo:` section. Every step is logged (rewards, KL, lengths), to TensorBoard and training.json."""
+def config_class():
     from trl import GRPOConfig
 
-    from train.runner import training_arguments
+    return GRPOConfig
 
+
+def grpo_fields(phase: Phase) -> dict:
+    """TRL GRPOConfig's own fields from the phase's `grpo:` section (the runner adds the phase's
+    TrainingArguments: schedule, checkpoints, seed, DeepSpeed). Every step is logged (rewards, KL,
+    lengths) with `logging_steps: 1`, to TensorBoard and training.json."""
     spec: GrpoSpec = phase.grpo
-    args = training_arguments(
-        run, name, phase, steps, args_class=GRPOConfig, num_generations=spec.num_generations,
-        temperature=spec.temperature, max_completion_length=spec.max_completion_length, beta=spec.beta,
-        reward_weights=[spec.rewards[n] for n in reward_names(spec)],
-        # a cut ERG chain keeps its (low) rewards, so the policy learns to finish within the budget
-        mask_truncated_completions=False, log_completions=False, disable_dropout=True)
-    return args
+    return dict(num_generations=spec.num_generations, temperature=spec.temperature,
+                max_completion_length=spec.max_completion_length, beta=spec.beta,
+                reward_weights=[spec.rewards[n] for n in reward_names(spec)],
+                # a cut ERG chain keeps its (low) rewards, so the policy learns to finish within the budget
+                mask_truncated_completions=False, log_completions=False, disable_dropout=True)
 
 
 class EmotionAccuracyLog(TrainerCallback):

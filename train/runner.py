@@ -212,7 +212,9 @@ def run_phase(run: Run, name: str, resume: bool = False) -> dict:
         trainer = reinforce.build_trainer(
             model=model, processor=processor, phase=phase, dataset=dataset, clips=clips,
             ref_model=load_phase_model(init_dir, None, phase.precision) if phase.grpo.beta else None,
-            args=reinforce.arguments(run, name, phase, steps), callbacks=callbacks(run, name, phase),
+            args=training_arguments(run, name, phase, steps, args_class=reinforce.config_class(),
+                                    **reinforce.grpo_fields(phase)),
+            callbacks=callbacks(run, name, phase),
             group_of=group_of, offload_optimizer=offload)
     else:
         trainer = PhaseTrainer(
