@@ -41,15 +41,16 @@ def _with_warm(warm, target):
     return target
 
 
-@pytest.mark.slow  # a warm-up and 20 GRPO steps: a few minutes on 2 cores
+@pytest.mark.slow  # a warm-up and 30 GRPO steps: a few minutes on 2 cores
 def test_mean_reward_rises(warm, tiny_curriculum, tiny_overrides):
     out = _with_warm(warm, warm / "rises")
-    assert run([*_phase4(out, tiny_curriculum, tiny_overrides, "phases.4.max_steps=20"), "--resume"]) == 0
+    faster = "phases.4.optim.lr={adapters: 5.0e-4, fusion: 5.0e-4, llm: 5.0e-4}"  # 30 steps, not 90
+    assert run([*_phase4(out, tiny_curriculum, tiny_overrides, "phases.4.max_steps=30", faster), "--resume"]) == 0
     info = json.loads((out / "4" / "training.json").read_text())
     steps = info["reinforce"]["steps"]
-    assert len(steps) == 20 and (out / "4" / "reward_curve.png").stat().st_size > 0
+    assert len(steps) == 30 and (out / "4" / "reward_curve.png").stat().st_size > 0
     assert all(s["reward_std"] > 0 for s in steps[:5])  # rewards vary within groups: something to learn
-    first, last = (sum(s["reward"] for s in part) / len(part) for part in (steps[:5], steps[-5:]))
+    first, last = (sum(s["reward"] for s in part) / len(part) for part in (steps[:10], steps[-10:]))
     assert last > first, (first, last)
     assert all("kl" in s and "sample_emotion_accuracy" in s for s in steps[1:])
 
