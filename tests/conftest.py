@@ -12,6 +12,23 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 
+def pytest_collection_finish(session):
+    """pytest's default (prepend) import mode puts tests/serve on sys.path, where the folder
+    tests/serve/vllm is then importable as a namespace package `vllm`. TRL's `is_vllm_available`
+    (trl/import_utils.py) takes any importable `vllm` for vLLM and fails parsing its version
+    ("Invalid version: 'N/A'") when train/reinforce.py imports GRPOTrainer. A `vllm` without a file
+    is not vLLM, so it is marked absent (find_spec then returns None)."""
+    import importlib.util
+    import sys
+
+    try:
+        spec = importlib.util.find_spec("vllm")
+    except (ImportError, ValueError):
+        return
+    if spec is not None and spec.origin is None:
+        sys.modules.setdefault("vllm", None)
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     """A randomly initialised tiny EmoLLM written by the same code as `emollm init --preset tiny`."""

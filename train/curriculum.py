@@ -28,7 +28,8 @@ from data_pipeline.tasks import Task
 from emollm.modeling_emollm import EmoLLMForConditionalGeneration
 from emollm.packaged import find_config, shipped
 
-BASE = "base"  # the `init` of a phase that starts from the curriculum's model
+BASE = "base"
+CHECKABLE = ("MER", "MSA", "MIR", "OV-MER", "ERG")  # the tasks a reinforcement phase can reward  # the `init` of a phase that starts from the curriculum's model
 
 # What a phase may name as trainable (the model's own component and LLM part names), and the
 # optimiser group each one's parameters join (by the name's first word).
@@ -93,6 +94,28 @@ class LoraSpec(_Strict):
     quantize: Literal["4bit"] | None = None  # QLoRA: nf4 + double quant, LLM only
 
 
+REWARD_NAMES = ("emotion", "answer", "chain", "copy", "length")  # emollm/metrics/rewards.py, via train/reinforce.py
+
+
+class GrpoSpec(_Strict):
+    """A reinforcement phase (TRL's GRPO, train/reinforce.py): each prompt of the mixture is answered
+    `num_generations` times by sampling; the answers are scored by the verifiable rewards and the
+    policy moves toward the better answers of each group, held near its start by `beta` x KL."""
+
+    num_generations: int = Field(8, ge=2)  # answers per prompt (the group advantages are computed over)
+    beta: float = Field(0.04, ge=0)  # KL penalty to the phase's starting model (0: no reference model)
+    temperature: float = Field(1.0, gt=0)  # sampling temperature of the answers
+    max_completion_length: int = Field(128, ge=1)  # tokens per answer (a cut ERG chain earns no chain reward)
+    rewards: dict[Literal["emotion", "answer", "chain", "copy", "length"], float] = Field(
+        default_factory=lambda: {"emotion": 1.0, "answer": 1.0, "chain": 0.5, "copy": 0.5, "length": 0.5})
+
+    @model_validator(mode="after")
+    def _some_reward(self) -> GrpoSpec:
+        if not any(weight > 0 for weight in self.rewards.values()):
+            raise ValueError("rewards: give at least one reward a positive weight")
+        return self
+
+
 class Optim(_Strict):
     lr: dict[Literal["towers", "adapters", "fusion", "llm", "lora"], float]
     weight_decay: float = Field(0.0, ge=0)
@@ -106,6 +129,7 @@ class Phase(_Strict):
     init: str = BASE  # "base" or the name of an earlier phase
     train: list[str]  # component names (globs allowed: "adapter.*"), "lora", "llm.embeddings", "llm.head"
     lora: LoraSpec | None = None
+    grpo: GrpoSpec | None = None  # a reinforcement phase (batch_size counts answers, not prompts)
     data: list[MixtureEntry] = Field(min_length=1)
     drop: list[Literal["video", "audio", "subtitle"]] = Field(default_factory=list)  # inputs the phase never sees
     modality_dropout: ModalityDropout = Field(default_factory=ModalityDropout)
@@ -145,6 +169,14 @@ class Phase(_Strict):
                          - set(self.optim.lr))
         if missing:
             raise ValueError(f"optim.lr has no learning rate for the trained group(s) {', '.join(missing)}")
+        if self.grpo is not None:
+            if (self.batch_size * self.grad_accum) % self.grpo.num_generations:
+                raise ValueError(f"grpo.num_generations ({self.grpo.num_generations}) must divide batch_size x "
+                                 f"grad_accum ({self.batch_size * self.grad_accum}): each step answers whole groups")
+            unchecked = sorted({t for e in self.data for t in (e.tasks or [])} - set(CHECKABLE))
+            if unchecked or any(e.tasks is None for e in self.data):
+                raise ValueError("grpo: data must name its tasks, each with a checkable answer "
+                                 f"({', '.join(CHECKABLE)}); got {', '.join(unchecked) or 'every task'}")
         if set(self.drop) >= {"video", "audio"}:  # a text-only phase: only the LLM can learn
             media_parts = sorted(c for s in self.train for c in fnmatch.filter(COMPONENT_GROUPS, s)
                                  if c.startswith(("adapter.", "fusion", "tower.")))

@@ -87,11 +87,12 @@ def phase_steps(run: Run, phase: Phase, num_records: int) -> int:
     return run.curriculum.phase_steps_cap(steps)
 
 
-def training_arguments(run: Run, name: str, phase: Phase, steps: int):
+def training_arguments(run: Run, name: str, phase: Phase, steps: int, args_class=None, **extra):
+    """The phase's TrainingArguments (`args_class`: a subclass such as TRL's GRPOConfig, `extra` its own fields)."""
     from transformers import TrainingArguments
 
     ds = run.curriculum.deepspeed
-    return TrainingArguments(
+    return (args_class or TrainingArguments)(
         output_dir=str(run.checkpoint_dir(name)), max_steps=steps,
         per_device_train_batch_size=phase.batch_size, gradient_accumulation_steps=phase.grad_accum,
         learning_rate=max(phase.optim.lr.values()), weight_decay=phase.optim.weight_decay,
@@ -107,7 +108,7 @@ def training_arguments(run: Run, name: str, phase: Phase, steps: int):
         dataloader_num_workers=phase.dataloader_workers, dataloader_pin_memory=torch.cuda.is_available(),
         remove_unused_columns=False, label_names=["labels"], disable_tqdm=not run.world.is_main,
         accelerator_config={"use_configured_state": True},
-        average_tokens_across_devices=phase.loss == "token",
+        average_tokens_across_devices=phase.loss == "token", **extra,
     )
 
 
@@ -198,15 +199,29 @@ def run_phase(run: Run, name: str, resume: bool = False) -> dict:
     global_batch = phase.batch_size * phase.grad_accum * run.world.world_size
     clips = clip_source(run, phase, model, processor, sources)
     fit_feature_norms(model, clip_features(model, processor, sources, clips))  # no-op once fitted
-    dataset = build_dataset(phase, sources, steps * global_batch, run.curriculum.seed, clips)
-    logger.info("phase %s: %d steps x %d samples; mixture %s", name, steps, global_batch, dataset.counts())
+    # a reinforcement phase draws prompts, each answered grpo.num_generations times
+    per_step = global_batch // phase.grpo.num_generations if phase.grpo else global_batch
+    dataset = build_dataset(phase, sources, steps * per_step, run.curriculum.seed, clips)
+    logger.info("phase %s: %d steps x %d %s; mixture %s", name, steps, per_step,
+                "prompts" if phase.grpo else "samples", dataset.counts())
 
     _, offload = deepspeed_settings(run.curriculum)
-    trainer = PhaseTrainer(
-        model=model, args=training_arguments(run, name, phase, steps), train_dataset=dataset,
-        data_collator=Collator(processor), callbacks=callbacks(run, name, phase),
-        group_of=group_of, learning_rates=phase.optim.lr, offload_optimizer=offload,
-        compute_loss_func=SampleMeanLoss(phase.batch_size * phase.grad_accum) if phase.loss == "sample" else None)
+    if phase.grpo is not None:
+        from train import reinforce
+
+        trainer = reinforce.build_trainer(
+            model=model, processor=processor, phase=phase, dataset=dataset, clips=clips,
+            ref_model=load_phase_model(init_dir, None, phase.precision) if phase.grpo.beta else None,
+            args=training_arguments(run, name, phase, steps, args_class=reinforce.config_class(),
+                                    **reinforce.grpo_fields(phase)),
+            callbacks=callbacks(run, name, phase),
+            group_of=group_of, offload_optimizer=offload)
+    else:
+        trainer = PhaseTrainer(
+            model=model, args=training_arguments(run, name, phase, steps), train_dataset=dataset,
+            data_collator=Collator(processor), callbacks=callbacks(run, name, phase),
+            group_of=group_of, learning_rates=phase.optim.lr, offload_optimizer=offload,
+            compute_loss_func=SampleMeanLoss(phase.batch_size * phase.grad_accum) if phase.loss == "sample" else None)
     checkpoint = resume_point(run, name, resume)
     result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     peak_mb = peak_memory_mb()
@@ -225,11 +240,18 @@ def run_phase(run: Run, name: str, resume: bool = False) -> dict:
         "loss_curve": losses, "trainable": table, "mixture": dataset.counts(),
         "deepspeed": run.curriculum.deepspeed,
     }
+    if phase.grpo is not None:
+        from train import reinforce
+
+        info["reinforce"] = reinforce.summary(trainer.state.log_history)
     # released first: with ZeRO-3's config still set, Transformers builds the export model under
     # deepspeed.zero.Init, whose collectives rank 0 alone would wait on forever
     release(trainer)
     if run.world.is_main:
         outputs.export_phase(init_dir, phase, trained, run.phase_dir(name), info)
+        if phase.grpo is not None:
+            reinforce.reward_curve_png(info["reinforce"]["steps"], run.phase_dir(name) / reinforce.CURVE,
+                                       f"phase {name} (GRPO): reward per step")
     barrier()
     return info
 

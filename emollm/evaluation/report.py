@@ -57,6 +57,7 @@ def build_report(out_dir: Path, *, source, records_path: Path, records: list, pl
         "runs": score_runs(records, rows, runs, judge=judge, wheel=wheel),
     }
     metrics["summary"] = summary_rows(metrics["runs"])
+    metrics["gap"] = gap_by_dataset(records, rows, wheel)
     write_atomic(out_dir / "metrics.json", json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
     tables = _tables(metrics, source.name)
     for name, table in tables.items():
@@ -66,10 +67,38 @@ def build_report(out_dir: Path, *, source, records_path: Path, records: list, pl
     write_atomic(out_dir / "report.md", markdown)
     info = run_info(source, records_path, records, plan, stats, judge, command, generation, examples or {})
     write_atomic(out_dir / "run_info.json", json.dumps(info, indent=2, ensure_ascii=False, default=str) + "\n")
-    summary = "\n\n".join(t for n, t in tables.items() if n in ("benchmark", "overview", "ablations"))
+    summary = "\n\n".join(t for n, t in tables.items() if n in ("benchmark", "overview", "gap", "ablations"))
     paths = {"metrics": out_dir / "metrics.json", "report": out_dir / "report.md",
              "run_info": out_dir / "run_info.json", "predictions": out_dir / "predictions.jsonl"}
     return Report(metrics, markdown, summary, paths | {f"confusion:{p.stem}": p for p in pngs})
+
+
+def gap_by_dataset(records: list, rows: dict, wheel) -> dict:
+    """{dataset: perception_empathy_gap} over the full run's clips asked both MER and ERG."""
+    from emollm.metrics.gap import perception_empathy_gap
+
+    answers: dict = {}
+    for record in records:
+        row = rows.get((FULL_RUN, record.id))
+        if row is None or row.get("error") is not None or record.task.value not in ("MER", "ERG"):
+            continue
+        media = record.media
+        clip = str(media.video or media.image or media.audio or record.id)
+        answers.setdefault(record.dataset, {}).setdefault(record.task.value, {})[clip] = (
+            str(record.labels.emotion or ""), row.get("prediction") or "")
+    return {dataset: perception_empathy_gap(tasks["MER"], tasks["ERG"], wheel)
+            for dataset, tasks in sorted(answers.items()) if "MER" in tasks and "ERG" in tasks}
+
+
+def gap_table(gap: dict, model_name: str) -> str:
+    from data_pipeline.tables import markdown_table
+
+    def pct(value):
+        return None if value is None else round(100 * value, 2)
+
+    headers = ["model", "dataset", "clips", "MER Acc", "ERG emotion Acc", "gap (points)"]
+    return markdown_table(headers, [[model_name, dataset, g["n"], pct(g["mer_accuracy"]),
+                                     pct(g["erg_emotion_accuracy"]), pct(g["gap"])] for dataset, g in gap.items()])
 
 
 def _tables(metrics: dict, model_name: str) -> dict[str, str]:
@@ -81,6 +110,8 @@ def _tables(metrics: dict, model_name: str) -> dict[str, str]:
     tables["overview"] = overview_table(metrics["summary"])
     for task, datasets in runs.get(FULL_RUN, {}).items():
         tables[f"task_{task}"] = task_table(task, datasets)
+    if metrics.get("gap"):
+        tables["gap"] = gap_table(metrics["gap"], model_name)
     ablations = ablation_table(runs)
     if ablations:
         tables["ablations"] = ablations
@@ -97,6 +128,10 @@ def _markdown(metrics: dict, tables: dict[str, str], pngs: list[Path], out_dir: 
     if "benchmark" in tables:
         lines += ["## MER-UniBench layout", "", tables["benchmark"], ""]
     lines += ["## All tasks", "", tables["overview"], ""]
+    if "gap" in tables:
+        lines += ["## Perception vs empathy (same clips)", "", tables["gap"], "",
+                  "MER: the emotion answer is right; ERG: the chain's `Speaker emotion` names the gold emotion "
+                  "(and no other); gap = MER - ERG, in points.", ""]
     for name, table in tables.items():
         if name.startswith("task_"):
             lines += [f"### {name.removeprefix('task_')}", "", table, ""]

@@ -20,7 +20,7 @@ def test_demo_no_serve_then_rerun_reuses(tmp_path, capsys):
     printed = capsys.readouterr().out
     train_dir = out / "train-n14-steps2"
     eval_dir = train_dir / "eval-n7-seed1"
-    for phase in ("0", "1a", "1b", "2", "3", "final"):
+    for phase in ("0", "1a", "1b", "2", "3", "4", "final"):
         assert (train_dir / phase / "config.json").exists(), phase
     metrics = json.loads((eval_dir / "metrics.json").read_text())
     assert metrics["data"]["records"] == 42 and set(metrics["runs"]) == {"full", "no-subtitle"}

@@ -23,8 +23,8 @@ def test_shipped_curricula_follow_the_published_recipe(tiny_curriculum):
         curriculum = load_curriculum(path)
         phases = curriculum.phases
         recipe = [p for p in phases if p != "0"]  # the tiny one warms its random LLM up on text first
-        assert recipe == ["1a", "1b", "2", "3"]
-        assert [phases[p].init for p in recipe] == [list(phases)[0] if "0" in phases else "base", "1a", "1b", "2"]
+        assert recipe == ["1a", "1b", "2", "3", "4"]
+        assert [phases[p].init for p in recipe] == [list(phases)[0] if "0" in phases else "base", "1a", "1b", "2", "3"]
         assert "adapter.audio" in phases["1a"].train and "adapter.frames" not in phases["1a"].train
         assert {"adapter.frames", "adapter.face"} <= set(phases["1b"].train)
         assert "adapter.audio" not in phases["1b"].train
@@ -32,6 +32,9 @@ def test_shipped_curricula_follow_the_published_recipe(tiny_curriculum):
         assert "lora" in phases["3"].train and phases["3"].lora is not None
         tasks = {t for e in phases["3"].data for t in (e.tasks or [])}
         assert tasks == {"MER", "MSA", "OV-MER", "ERI", "MIR", "ERG"}
+        grpo = phases["4"]  # reinforcement after multitask tuning, on every checkable task
+        assert grpo.grpo is not None and grpo.grpo.beta > 0 and grpo.grpo.rewards["emotion"] > 0
+        assert {t for e in grpo.data for t in e.tasks} == {"MER", "MSA", "OV-MER", "MIR", "ERG"}
     warm_up = load_curriculum(tiny_curriculum).phases["0"]
     assert warm_up.train == ["llm"] and {"video", "audio"} <= set(warm_up.drop)
     real = load_curriculum(P2E)

@@ -27,6 +27,7 @@ def tiny_run(tmp_path_factory, tiny_curriculum, tiny_overrides):
                  for k, v in {"batch_size": 4, "logging_steps": 1, "save_steps": 4}.items()]
     # phase 2's shipped rates (5e-4) are for 100 steps of 16; at 8 steps of 4 its loss only wanders
     faster = "phases.2.optim.lr={adapters: 2.0e-3, fusion: 2.0e-3, llm: 2.0e-3}"
+    per_phase += ["phases.4.batch_size=8", "phases.4.grpo.num_generations=4"]  # two groups of four answers
     assert run(["train", "--config", str(tiny_curriculum), "--out", str(out), *tiny_overrides,
                 f"steps={STEPS}", *per_phase, faster]) == 0
     return out, curriculum
@@ -46,6 +47,9 @@ def test_every_phase_runs_and_its_loss_falls(tiny_run):
     out, curriculum = tiny_run
     for name in curriculum.phases:
         info = json.loads((out / name / "training.json").read_text())
+        if curriculum.phases[name].grpo is not None:  # GRPO's loss is no likelihood: its rewards are logged
+            assert len(info["reinforce"]["steps"]) == STEPS and (out / name / "reward_curve.png").exists()
+            continue
         losses = info["loss_curve"]
         assert info["metrics"]["steps"] == STEPS and len(losses) == STEPS
         # halves, not end points: phase 3 mixes six tasks whose batches differ a lot in loss
@@ -54,8 +58,8 @@ def test_every_phase_runs_and_its_loss_falls(tiny_run):
         assert info["versions"]["transformers"] and info["versions"]["torch"]
         rows = {r["component"]: r for r in info["trainable"]}
         assert rows["tower.audio"]["trainable"] == 0
-    assert (out / "final" / "training.json").read_text() == (out / "3" / "training.json").read_text()
-    assert (out / "logs" / "3").is_dir() and any((out / "logs" / "3").iterdir())  # TensorBoard events
+    assert (out / "final" / "training.json").read_text() == (out / "4" / "training.json").read_text()
+    assert (out / "logs" / "4").is_dir() and any((out / "logs" / "4").iterdir())  # TensorBoard events
 
 
 def test_each_phase_changes_exactly_what_it_names(tiny_run, tiny_model_dir):
@@ -66,7 +70,8 @@ def test_each_phase_changes_exactly_what_it_names(tiny_run, tiny_model_dir):
     expected = {"0": {"llm", "feature_norm"}, "1a": {"adapter.audio", "llm"},
                 "1b": {"adapter.frames", "adapter.face", "llm"},
                 "2": {"adapter.frames", "adapter.face", "adapter.audio", "adapter.fusion", "fusion", "llm"},
-                "3": {"adapter.frames", "adapter.face", "adapter.audio", "adapter.fusion", "fusion", "llm"}}
+                "3": {"adapter.frames", "adapter.face", "adapter.audio", "adapter.fusion", "fusion", "llm"},
+                "4": {"adapter.frames", "adapter.face", "adapter.audio", "adapter.fusion", "fusion", "llm"}}
     for name, phase in curriculum.phases.items():
         start = tiny_model_dir if phase.init == "base" else out / phase.init
         before = load_file(start / "model.safetensors")
