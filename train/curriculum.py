@@ -28,8 +28,8 @@ from data_pipeline.tasks import Task
 from emollm.modeling_emollm import EmoLLMForConditionalGeneration
 from emollm.packaged import find_config, shipped
 
-BASE = "base"
-CHECKABLE = ("MER", "MSA", "MIR", "OV-MER", "ERG")  # the tasks a reinforcement phase can reward  # the `init` of a phase that starts from the curriculum's model
+BASE = "base"  # the `init` of a phase that starts from the curriculum's model
+CHECKABLE = ("MER", "MSA", "MIR", "OV-MER", "ERG")  # the tasks a reinforcement phase can reward
 
 # What a phase may name as trainable (the model's own component and LLM part names), and the
 # optimiser group each one's parameters join (by the name's first word).
