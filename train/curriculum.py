@@ -25,11 +25,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from data_pipeline.errors import ConfigError, validation_message
 from data_pipeline.schema import Split
 from data_pipeline.tasks import Task
+from emollm.metrics.rewards import CHECKABLE_TASKS  # the tasks a reinforcement phase can reward
 from emollm.modeling_emollm import EmoLLMForConditionalGeneration
 from emollm.packaged import find_config, shipped
 
 BASE = "base"  # the `init` of a phase that starts from the curriculum's model
-CHECKABLE = ("MER", "MSA", "MIR", "OV-MER", "ERG")  # the tasks a reinforcement phase can reward
 
 # What a phase may name as trainable (the model's own component and LLM part names), and the
 # optimiser group each one's parameters join (by the name's first word).
@@ -94,7 +94,7 @@ class LoraSpec(_Strict):
     quantize: Literal["4bit"] | None = None  # QLoRA: nf4 + double quant, LLM only
 
 
-REWARD_NAMES = ("emotion", "answer", "chain", "copy", "length")  # emollm/metrics/rewards.py, via train/reinforce.py
+REWARD_NAMES = ("emotion", "answer", "chain", "copy", "length")  # train/reinforce.py REWARD_FUNCS
 
 
 class GrpoSpec(_Strict):
@@ -106,7 +106,7 @@ class GrpoSpec(_Strict):
     beta: float = Field(0.04, ge=0)  # KL penalty to the phase's starting model (0: no reference model)
     temperature: float = Field(1.0, gt=0)  # sampling temperature of the answers
     max_completion_length: int = Field(128, ge=1)  # tokens per answer (a cut ERG chain earns no chain reward)
-    rewards: dict[Literal["emotion", "answer", "chain", "copy", "length"], float] = Field(
+    rewards: dict[Literal[REWARD_NAMES], float] = Field(
         default_factory=lambda: {"emotion": 1.0, "answer": 1.0, "chain": 0.5, "copy": 0.5, "length": 0.5})
 
     @model_validator(mode="after")
@@ -173,10 +173,10 @@ class Phase(_Strict):
             if (self.batch_size * self.grad_accum) % self.grpo.num_generations:
                 raise ValueError(f"grpo.num_generations ({self.grpo.num_generations}) must divide batch_size x "
                                  f"grad_accum ({self.batch_size * self.grad_accum}): each step answers whole groups")
-            unchecked = sorted({t for e in self.data for t in (e.tasks or [])} - set(CHECKABLE))
+            unchecked = sorted({t for e in self.data for t in (e.tasks or [])} - set(CHECKABLE_TASKS))
             if unchecked or any(e.tasks is None for e in self.data):
                 raise ValueError("grpo: data must name its tasks, each with a checkable answer "
-                                 f"({', '.join(CHECKABLE)}); got {', '.join(unchecked) or 'every task'}")
+                                 f"({', '.join(CHECKABLE_TASKS)}); got {', '.join(unchecked) or 'every task'}")
         if set(self.drop) >= {"video", "audio"}:  # a text-only phase: only the LLM can learn
             media_parts = sorted(c for s in self.train for c in fnmatch.filter(COMPONENT_GROUPS, s)
                                  if c.startswith(("adapter.", "fusion", "tower.")))

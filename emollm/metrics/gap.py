@@ -6,8 +6,7 @@ a large positive gap."""
 from collections.abc import Mapping
 
 from .classification import rounded
-from .parsing import parse_emotion
-from .rewards import chain_emotion_correct
+from .rewards import answer_reward, chain_emotion_correct
 from .wheel import EmotionWheel, load_wheel
 
 
@@ -17,7 +16,7 @@ def perception_empathy_gap(mer: Mapping[str, tuple[str, str]], erg: Mapping[str,
     right when its "Speaker emotion" names the gold emotion and no other (as the ERG reward)."""
     wheel = load_wheel(wheel)
     clips = sorted(set(mer) & set(erg))
-    mer_right = {c for c in clips if parse_emotion(mer[c][1], wheel) == parse_emotion(mer[c][0], wheel)}
+    mer_right = {c for c in clips if answer_reward("MER", mer[c][1], {"emotion": mer[c][0]}, wheel)}
     erg_right = {c for c in clips if chain_emotion_correct(erg[c][1], erg[c][0], wheel)}
     n = len(clips)
     mer_acc = rounded(len(mer_right) / n) if n else None

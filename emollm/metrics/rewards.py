@@ -99,5 +99,3 @@ def length_reward(task: str, completion: str) -> float:
         return 0.0  # only ERG thinks aloud
     return 1.0
 
-
-REWARDS = {"answer": answer_reward, "chain": chain_reward, "copy": copy_reward, "length": length_reward}
