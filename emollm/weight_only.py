@@ -1,0 +1,122 @@
+"""Weight-only quantized linear layers on the CPU kernels PyTorch ships for these formats (what
+Inductor lowers torchao's int8 / int4 weight-only patterns to). Called directly they are fast in
+eager mode too, so decoding reads fewer bytes than bf16 without a compile step.
+
+* `int8`: one scale per output channel, `torch._weight_int8pack_mm`.
+* `int4`: asymmetric groups of `GROUP_SIZE` input channels (a scale and a zero each),
+  `torch._weight_int4pack_mm_for_cpu` on weights packed by `torch._convert_weight_to_int4pack_for_cpu`.
+
+Activations stay in the model's dtype. Quantizing happens at load time; nothing is saved.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class _WeightOnlyLinear(nn.Module):
+    """What both formats share: the `nn.Linear` interface on flattened rows, and the bias."""
+
+    format = ""
+
+    def __init__(self, linear: nn.Linear):
+        super().__init__()
+        self.in_features, self.out_features = linear.in_features, linear.out_features
+        self.compute_dtype = linear.weight.dtype
+        self.register_buffer("bias", None if linear.bias is None else linear.bias.detach().to(self.compute_dtype))
+
+    @classmethod
+    def supports(cls, linear: nn.Linear) -> bool:
+        return True
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.reshape(-1, self.in_features).to(self.compute_dtype).contiguous()
+        out = self._matmul(flat)
+        if self.bias is not None:
+            out = out + self.bias
+        return out.reshape(*x.shape[:-1], self.out_features)
+
+    def _matmul(self, flat: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, {self.format} weight-only"
+
+
+class Int8WeightOnlyLinear(_WeightOnlyLinear):
+    """int8 weights, symmetric, one scale per output channel."""
+
+    format = "int8"
+    KERNEL_MAX_ROWS = 8  # decoding steps (a few rows) take the int8 kernel; longer inputs use the bf16 GEMM
+
+    def __init__(self, linear: nn.Linear):
+        super().__init__(linear)
+        weight = linear.weight.detach().float()
+        scales = weight.abs().amax(dim=1).clamp(min=1e-12) / 127.0
+        self.register_buffer("weight", torch.round(weight / scales[:, None]).clamp(-127, 127).to(torch.int8))
+        self.register_buffer("scales", scales.to(self.compute_dtype))
+
+    def _matmul(self, flat: torch.Tensor) -> torch.Tensor:
+        if flat.shape[0] <= self.KERNEL_MAX_ROWS:
+            return torch._weight_int8pack_mm(flat, self.weight, self.scales)
+        # a prefill is compute-bound, where the GEMM beats the int8 kernel (benchmarks/cpu_latency.py):
+        # one conversion pass over the weight, the per-channel scale applied to the (smaller) output
+        return nn.functional.linear(flat, self.weight.to(flat.dtype)) * self.scales
+
+
+class Int4WeightOnlyLinear(_WeightOnlyLinear):
+    """int4 weights in asymmetric groups of `GROUP_SIZE` input channels: w = (q - 8) * scale + zero,
+    the kernel's convention. The kernel needs rows in multiples of 16: others are padded with zeros."""
+
+    format = "int4"
+    GROUP_SIZE = 32  # the smallest group the kernel takes: the closest to bf16 (1 extra bit per weight)
+    ROW_MULTIPLE = 16
+
+    def __init__(self, linear: nn.Linear):
+        super().__init__(linear)
+        weight = linear.weight.detach().float()
+        padded_rows = -(-self.out_features // self.ROW_MULTIPLE) * self.ROW_MULTIPLE
+        weight = nn.functional.pad(weight, (0, 0, 0, padded_rows - self.out_features))
+        groups = weight.reshape(padded_rows, -1, self.GROUP_SIZE)
+        low, high = groups.amin(dim=-1), groups.amax(dim=-1)
+        scale = ((high - low) / 15).clamp(min=1e-12)
+        codes = torch.round((groups - low[..., None]) / scale[..., None]).clamp(0, 15).to(torch.int32)
+        zero = low + 8 * scale
+        self.register_buffer("weight", torch._convert_weight_to_int4pack_for_cpu(
+            codes.reshape(padded_rows, self.in_features), 1))  # 1: inner k-tiles, unused by the CPU kernel
+        # [in_features / GROUP_SIZE, rows, (scale, zero)], the layout the kernel reads
+        self.register_buffer("scales_and_zeros",
+                             torch.stack([scale.t(), zero.t()], dim=-1).to(self.compute_dtype).contiguous())
+
+    @classmethod
+    def supports(cls, linear: nn.Linear) -> bool:
+        return linear.in_features % cls.GROUP_SIZE == 0 and linear.weight.dtype in (torch.bfloat16, torch.float16,
+                                                                                     torch.float32)
+
+    def _matmul(self, flat: torch.Tensor) -> torch.Tensor:
+        out = torch._weight_int4pack_mm_for_cpu(flat, self.weight, self.GROUP_SIZE, self.scales_and_zeros)
+        return out[:, : self.out_features] if out.shape[1] != self.out_features else out
+
+
+FORMATS: dict[str, type[_WeightOnlyLinear]] = {cls.format: cls for cls in (Int8WeightOnlyLinear, Int4WeightOnlyLinear)}
+
+
+def quantize_weight_only(module: nn.Module, format: str) -> tuple[int, list[str]]:
+    """Replace every `nn.Linear` under `module` (in place) by the format's layer; returns how many
+    were replaced and the names of those the format can't take (they keep their dtype). A tied output
+    layer gets its own quantized copy; the input embedding stays as it was."""
+    layer = FORMATS[format]
+    targets = [(name, child) for name, child in module.named_modules() if isinstance(child, nn.Linear)]
+    kept = [name for name, child in targets if not layer.supports(child)]
+    replaced = 0
+    for name, linear in targets:
+        if name in kept:
+            continue
+        parent_name, _, attribute = name.rpartition(".")
+        parent = module.get_submodule(parent_name) if parent_name else module
+        setattr(parent, attribute, layer(linear))
+        replaced += 1
+    if replaced and getattr(getattr(module, "config", None), "tie_word_embeddings", False):
+        module.config.tie_word_embeddings = False  # the output layer is no longer the embedding matrix
+    return replaced, kept
