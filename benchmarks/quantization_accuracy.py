@@ -7,7 +7,8 @@ the same evaluation as `emollm eval` (greedy, seed 0), with the decode speed of 
 `emollm demo --no-serve` makes both (the tiny demo model and its held-out set); `emollm data synth
 --n 140 --seed S` makes more held-out sets. Prints one Markdown table: each task's headline metric
 per format over all the sets (records pooled, so one flipped answer in 420 moves it 0.24 points),
-and the difference from bf16 in points.
+and the difference from bf16 in points; fp32 (the same weights unquantized) shows how far a
+change of arithmetic alone moves them.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, nargs="+", required=True, help="held-out records.jsonl (one or more)")
     parser.add_argument("--out", type=Path, default=Path(tempfile.mkdtemp(prefix="emollm-quant-acc-")))
     parser.add_argument("--quantization", nargs="+", default=["int8", "int4"])
+    parser.add_argument("--no-fp32", dest="fp32", action="store_false",
+                        help="skip the fp32 column: the same weights unquantized in fp32, which shows how far a "
+                             "change of arithmetic alone moves these metrics (greedy answers flip near ties)")
     parser.add_argument("--limit", type=int, help="records per task (default: all)")
     parser.add_argument("--batch-size", type=int, default=16)
     args = parser.parse_args(argv)
@@ -60,9 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     base, processor = load_model_dir(args.model, dtype=torch.bfloat16)
     plan = EvalPlan(split="all", batch_size=args.batch_size, limit=args.limit)
     results, speeds = {}, {}
-    for name in ["bf16", *args.quantization]:
+    for name in ["bf16", *(["fp32"] if args.fp32 else []), *args.quantization]:
         model = base if name == "bf16" else copy.deepcopy(base)
-        quantize_llm(model, None if name == "bf16" else name)
+        if name == "fp32":
+            model.float()
+        else:
+            quantize_llm(model, None if name == "bf16" else name)
         pooled: dict[tuple, list[tuple[float, int]]] = {}
         for index, data in enumerate(args.data):
             report = evaluate((model, processor), data, args.out / name / str(index), plan, progress=False,

@@ -1,7 +1,8 @@
 """`--quantization` for serving: a smaller weight format for the LLM's linear layers.
 
 * `int8`: weight-only, symmetric, one scale per output channel; about half the bytes of bf16 per token.
-* `int4`: weight-only, asymmetric groups of 32 input channels; about a third of bf16's bytes per token.
+* `int4`: the MLPs weight-only int4 in asymmetric groups of 32 input channels, the attention
+  projections and the output layer int8; about a third of bf16's bytes per token.
 
 Both run on PyTorch's own CPU kernels (`emollm.weight_only`); activations stay in the model's dtype.
 The towers, adapters and input embeddings keep theirs: the LLM's weights are most of the bytes read
@@ -22,7 +23,7 @@ def add_quantization_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quantization", "-q", choices=QUANTIZATION_CHOICES, default=None,
                         help="weight format of the LLM's linear layers (default: none, the model's dtype); "
                              "int8 = weight-only int8, one scale per channel, half the bytes read per token; "
-                             "int4 = weight-only int4 in groups of 32, about a third")
+                             "int4 = the MLPs int4 in groups of 32 (attention and output layer int8), about a third")
 
 
 def quantize_llm(model, method: str | None) -> None:

@@ -43,11 +43,14 @@ def test_the_formats_store_fewer_bytes_than_bf16():
     assert stored["int4"] < 0.32 * bf16_bytes + 1100  # 4 bits + a bf16 scale and zero per 32 weights
 
 
-def test_int4_keeps_layers_whose_inputs_do_not_fill_its_groups():
-    model = nn.Sequential(nn.Linear(64, 32), nn.Linear(32, 48), nn.Linear(48, 8))  # 48 inputs: not groups of 32
+def test_int4_takes_the_mlps_and_keeps_layers_whose_inputs_do_not_fill_its_groups():
+    model = nn.Module()
+    model.attention = nn.Linear(64, 64)
+    model.mlp = nn.Sequential(nn.Linear(64, 32), nn.Linear(32, 48), nn.Linear(48, 8))  # 48 inputs: no groups of 32
     replaced, kept = quantize_weight_only(model, "int4")
-    assert (replaced, kept) == (2, ["2"])
-    assert isinstance(model[0], Int4WeightOnlyLinear) and type(model[2]) is nn.Linear
+    assert (replaced, kept) == (3, ["mlp.2"])
+    assert type(model.attention) is Int8WeightOnlyLinear
+    assert [type(layer) for layer in model.mlp] == [Int4WeightOnlyLinear, Int4WeightOnlyLinear, nn.Linear]
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +65,14 @@ def test_quantize_llm_replaces_every_llm_linear_and_keeps_the_logits(bf16_model,
     model = copy.deepcopy(bf16_model)
     quantize_llm(model, format)
     linears = [m for m in model.language_model.modules() if isinstance(m, nn.Linear)]
-    quantized = [m for m in model.language_model.modules() if isinstance(m, FORMATS[format])]
-    assert not linears and len(quantized) == 7 * model.config.text_config.num_hidden_layers + 1  # + lm_head
+    layers = model.config.text_config.num_hidden_layers
+    int8 = [m for m in model.language_model.modules() if type(m) is Int8WeightOnlyLinear]
+    int4 = [m for m in model.language_model.modules() if type(m) is Int4WeightOnlyLinear]
+    assert not linears
+    # int8: every layer; int4: the MLPs (gate, up, down) in int4, attention and the output layer int8
+    assert (len(int8), len(int4)) == ({"int8": 7 * layers + 1, "int4": 4 * layers + 1}[format],
+                                      {"int8": 0, "int4": 3 * layers}[format])
+    assert type(model.language_model.lm_head) is Int8WeightOnlyLinear
     assert any(isinstance(m, nn.Linear) for m in model.towers.modules())  # the towers keep their dtype
     ids = torch.randint(0, 200, (2, 24))
     with torch.no_grad():
@@ -95,7 +104,8 @@ def test_a_tied_output_layer_gets_its_own_quantized_copy(format):
     model = Qwen2ForCausalLM(config).eval()
     embedding = model.get_input_embeddings().weight.detach().clone()
     assert quantize_weight_only(model, format) == (8, [])
-    assert isinstance(model.lm_head, FORMATS[format])
+    assert type(model.model.layers[0].mlp.up_proj) is FORMATS[format]
+    assert type(model.lm_head) is Int8WeightOnlyLinear
     torch.testing.assert_close(model.get_input_embeddings().weight, embedding)  # input embeddings untouched
 
 
