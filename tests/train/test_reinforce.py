@@ -1,11 +1,12 @@
 """Phase 4 (GRPO, train/reinforce.py) from a briefly trained checkpoint that already writes chains
-of empathy: the mean reward rises, and a run killed mid-phase and resumed ends with the weights
+of empathy: the mean reward rises over an untrained control, and a run killed mid-phase and resumed ends with the weights
 of an uninterrupted one."""
 
 from __future__ import annotations
 
 import json
 import signal
+from pathlib import Path
 
 import pytest
 from safetensors.torch import load_file
@@ -41,18 +42,46 @@ def _with_warm(warm, target):
     return target
 
 
-@pytest.mark.slow  # a warm-up and 30 GRPO steps: a few minutes on 2 cores
-def test_mean_reward_rises(warm, tiny_curriculum, tiny_overrides):
-    out = _with_warm(warm, warm / "rises")
-    faster = "phases.4.optim.lr={adapters: 5.0e-4, fusion: 5.0e-4, llm: 5.0e-4}"  # 30 steps, not 90
-    assert run([*_phase4(out, tiny_curriculum, tiny_overrides, "phases.4.max_steps=30", faster), "--resume"]) == 0
+@pytest.fixture(scope="module")
+def four_erg_prompts(synthetic_set, tmp_path_factory) -> Path:
+    """Four ERG records of the training split (media paths made absolute): every step of a run asks
+    the same four, so what training does to their reward shows within 30 steps."""
+    records = [json.loads(line) for line in synthetic_set.read_text().splitlines()]
+    chosen = [r for r in records if r["task"] == "ERG" and r["split"] == "train"][:4]
+    assert len(chosen) == 4
+    for record in chosen:
+        record["media"]["video"] = str(synthetic_set.parent / record["media"]["video"])
+    path = tmp_path_factory.mktemp("four_erg") / "records.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in chosen))
+    return path
+
+
+def _reinforce_steps(warm, name, tiny_curriculum, tiny_overrides, lr: float, records: Path) -> list[dict]:
+    out = _with_warm(warm, warm / name)
+    rate = f"phases.4.optim.lr={{adapters: {lr}, fusion: {lr}, llm: {lr}}}"
+    assert run([*_phase4(out, tiny_curriculum, tiny_overrides, "phases.4.max_steps=30", rate,
+                         f"datasets.synthetic.records={records}", "phases.4.data=[{dataset: synthetic, tasks: [ERG]}]"),
+                "--resume"]) == 0
     info = json.loads((out / "4" / "training.json").read_text())
-    steps = info["reinforce"]["steps"]
-    assert len(steps) == 30 and (out / "4" / "reward_curve.png").stat().st_size > 0
-    assert all(s["reward_std"] > 0 for s in steps[:5])  # rewards vary within groups: something to learn
-    first, last = (sum(s["reward"] for s in part) / len(part) for part in (steps[:10], steps[-10:]))
-    assert last > first, (first, last)
-    assert all("kl" in s and "sample_emotion_accuracy" in s for s in steps[1:])
+    assert (out / "4" / "reward_curve.png").stat().st_size > 0
+    return info["reinforce"]["steps"]
+
+
+@pytest.mark.slow  # a warm-up and two runs of 30 GRPO steps: a few minutes on 2 cores
+def test_mean_reward_rises_over_an_untrained_control(warm, tiny_curriculum, tiny_overrides, four_erg_prompts):
+    """The control (learning rate 0) answers the same prompts with the same sampling seeds, so the
+    difference of the two runs' rewards is what training did."""
+    trained = _reinforce_steps(warm, "trained", tiny_curriculum, tiny_overrides, 5.0e-4, four_erg_prompts)
+    control = _reinforce_steps(warm, "control", tiny_curriculum, tiny_overrides, 0.0, four_erg_prompts)
+    assert len(trained) == len(control) == 30
+    assert all(s["reward_std"] > 0 for s in trained[:5])  # rewards vary within groups: something to learn
+    assert all("kl" in s and "sample_emotion_accuracy" in s for s in trained[1:])
+    assert max(s["kl"] for s in control) < 1e-6 < trained[-1]["kl"]  # only the trained policy moved
+    late = slice(15, 30)
+    gain = sum(t["reward"] - c["reward"] for t, c in zip(trained[late], control[late], strict=True)) / 15
+    # measured: +0.93 (the trained chains named the emotion 80 % of the time late in the run, the
+    # control's 34 %); the standard error of this 15-step mean is about 0.1
+    assert gain > 0.25, [(round(t["reward"], 2), round(c["reward"], 2)) for t, c in zip(trained, control, strict=True)]
 
 
 @pytest.mark.slow  # three short GRPO runs
