@@ -14,8 +14,8 @@ What it does, offline (nothing is downloaded):
 4. serves the model with `emollm serve` (a real server on 127.0.0.1, the real `openai` client,
    streamed): after one warm-up request about another clip, time to first token of the first turn
    about the 720p clip (not seen before) and of the second (its features cached),
-   then decoding speed: in bf16 eager (the default), int8 and int4 (`--serving` adds the compiled
-   decode step).
+   then decoding speed: in bf16 eager (the default), int8, int4, and bf16 with the vision towers
+   compiled (`--serving` adds the compiled decode step).
 
 Compute floor = the FLOPs of the towers on the clip + the LLM prefill of the prompt, at the matmul
 rate; bf16 roofline = read bandwidth / bytes of the LLM's bf16 weights (each decoded token reads
@@ -262,8 +262,10 @@ SERVING = {  # name -> `emollm serve` options
     "int8": ["--quantization", "int8"],
     "int8 + compiled decode": ["--quantization", "int8", "--compile-decode"],
     "int4": ["--quantization", "int4"],
+    "bf16 + compiled towers": ["--compile-towers"],
+    "int4 + compiled towers": ["--quantization", "int4", "--compile-towers"],
 }
-DEFAULT_SERVING = ["bf16", "int8", "int4"]  # the compiled ones start in minutes and decode no faster here
+DEFAULT_SERVING = ["bf16", "int8", "int4", "bf16 + compiled towers"]  # a compiled decode step is no faster here
 
 
 def served(model_dir: Path, clip: Path, args, env: dict, name: str) -> dict:

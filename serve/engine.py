@@ -99,9 +99,10 @@ class Engine:
     @classmethod
     def from_pretrained(cls, model_dir: str | os.PathLike, limits: EngineLimits | None = None,
                         model_name: str | None = None, dtype=None, quantization: str | None = None,
-                        compile_decode: bool = False) -> Engine:
+                        compile_decode: bool = False, compile_towers: bool = False) -> Engine:
         """`dtype`: a torch dtype to load the weights in; None keeps the dtype they were saved in.
-        `quantization`: `--quantization` for the LLM; `compile_decode`: the static cache + compiled step."""
+        `quantization`: `--quantization` for the LLM; `compile_decode`: the static cache + compiled step;
+        `compile_towers`: the vision towers compiled (emollm.compiled_towers)."""
         from emollm.fast_generate import DEFAULT_MAX_CACHE_LEN, enable_compiled_decoding, warm_up
         from emollm.quantization import quantize_llm
 
@@ -113,7 +114,12 @@ class Engine:
             limits.max_model_len = limits.max_model_len or DEFAULT_MAX_CACHE_LEN
             enable_compiled_decoding(model, limits.max_model_len)
             warm_up(model, processor.tokenizer.pad_token_id or 0)
-        return cls(model, processor, limits, model_name or Path(model_dir).name)
+        engine = cls(model, processor, limits, model_name or Path(model_dir).name)
+        if compile_towers:  # after __init__ applied --max-frames; no request can arrive before this returns
+            from emollm.compiled_towers import compile_vision_towers
+
+            compile_vision_towers(engine.model, engine.processor)
+        return engine
 
     # --- public ------------------------------------------------------------------------------
     @property
