@@ -8,7 +8,7 @@ eager mode too, so decoding reads fewer bytes than bf16 without a compile step.
   for the MLPs (88 % of a nano-2b layer's weights); the attention projections and the output layer
   stay int8, as llama.cpp's 4-bit mixes keep some tensors at more bits. Measured on the demo model
   (benchmarks/quantization_accuracy.py, 420 held-out clips): every layer in int4 moved OV-MER by
-  1.0 point, int4 with an int8 output layer moved ERG by 1.2, this mix stays within 0.7.
+  1.0 point, int4 with an int8 output layer moved ERG by 1.2, this mix stays within 0.72.
 
 Activations stay in the model's dtype. Quantizing happens at load time; nothing is saved.
 """
