@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
                     pooled.setdefault((r["task"], r["dataset"], r["metric"]), []).append((r["value"], r["n"]))
         # every metric here is a mean over records (accuracy, set F, label hit): weight each set by its size
         results[name] = {key: sum(v * n for v, n in parts) / sum(n for _, n in parts) for key, parts in pooled.items()}
-        counts = {key: sum(n for _, n in parts) for key, parts in pooled.items()}
+        if name == "bf16":
+            counts = {key: sum(n for _, n in parts) for key, parts in pooled.items()}  # records per row
         speeds[name] = decode_speed(model)
     names = list(results)
     rows = []

@@ -15,22 +15,17 @@ VISION_TOWERS = ("frames", "face")
 
 
 def compile_vision_towers(model, processor) -> list[str]:
-    """Compile the model's vision towers in place and run one video-shaped batch through them;
-    returns the towers compiled."""
+    """Compile the model's vision towers in place and run one video-shaped batch through them, as
+    the engine calls them (`encode_towers` casts the pixels to each tower's dtype and turns grad
+    off for frozen towers); returns the towers compiled."""
     import torch
 
     compiled = [name for name in VISION_TOWERS if name in model.towers]
     for name in compiled:
         model.towers[name].compile(dynamic=False, options={"freezing": True})
-    frames, side, face = processor.num_frames, _crop_side(processor), processor.face_size
-    dtype = next(model.towers[compiled[0]].parameters()).dtype if compiled else torch.float32
-    inputs = {"frames": {"frames_pixel_values": torch.zeros(1, frames, 3, side, side, dtype=dtype)},
-              "face": {"face_pixel_values": torch.zeros(1, frames, 3, face, face, dtype=dtype)}}
-    for name in compiled:  # as the engine calls them (grad off inside encode_towers: frozen towers)
-        model.encode_towers(**inputs[name])
+    frames, side = processor.num_frames, int(processor.image_processor.crop_size["height"])
+    shapes = {"frames": ("frames_pixel_values", side), "face": ("face_pixel_values", processor.face_size)}
+    for name in compiled:
+        argument, size = shapes[name]
+        model.encode_towers(**{argument: torch.zeros(1, frames, 3, size, size)})
     return compiled
-
-
-def _crop_side(processor) -> int:
-    crop = processor.image_processor.crop_size  # a dict or transformers' SizeDict, both indexable
-    return int(crop["height"])

@@ -15,12 +15,15 @@ Activations stay in the model's dtype. Quantizing happens at load time; nothing 
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import torch
 from torch import nn
 
 
-class _WeightOnlyLinear(nn.Module):
-    """What both formats share: the `nn.Linear` interface on flattened rows, and the bias."""
+class _WeightOnlyLinear(nn.Module, ABC):
+    """What both formats share: the `nn.Linear` interface on flattened rows, and the bias; each
+    format stores its weight and says how rows multiply it (`_matmul`)."""
 
     format = ""
 
@@ -41,8 +44,9 @@ class _WeightOnlyLinear(nn.Module):
             out = out + self.bias
         return out.reshape(*x.shape[:-1], self.out_features)
 
+    @abstractmethod
     def _matmul(self, flat: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """(rows, in_features) in the compute dtype -> (rows, out_features), before the bias."""
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, {self.format} weight-only"
@@ -95,8 +99,7 @@ class Int4WeightOnlyLinear(_WeightOnlyLinear):
 
     @classmethod
     def supports(cls, linear: nn.Linear) -> bool:
-        return linear.in_features % cls.GROUP_SIZE == 0 and linear.weight.dtype in (torch.bfloat16, torch.float16,
-                                                                                     torch.float32)
+        return linear.in_features % cls.GROUP_SIZE == 0
 
     def _matmul(self, flat: torch.Tensor) -> torch.Tensor:
         out = torch._weight_int4pack_mm_for_cpu(flat, self.weight, self.GROUP_SIZE, self.scales_and_zeros)
