@@ -1,6 +1,6 @@
 """`--quantization int8|int4`: the LLM's linear layers as weight-only int8 / int4 on PyTorch's CPU
 kernels, with outputs close to the bf16 model's; and the compiled decode step (static cache)
-answering exactly as eager decoding does."""
+answering as eager decoding does, to within rounding."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from torch import nn
 from emollm.quantization import add_quantization_argument, quantize_llm
 from emollm.weight_only import FORMATS, Int4WeightOnlyLinear, Int8WeightOnlyLinear, quantize_weight_only
 
+ATOL_OF_SCALE = 0.05  # compiled vs eager logits, as a fraction of their spread (measured: up to 0.025)
 TOLERANCE = {"int8": 0.01, "int4": 0.08}  # relative error of the output (measured: 0.005, 0.06)
 
 
@@ -109,6 +110,18 @@ def test_a_tied_output_layer_gets_its_own_quantized_copy(format):
     torch.testing.assert_close(model.get_input_embeddings().weight, embedding)  # input embeddings untouched
 
 
+def assert_greedy_decoding_agrees(ours, reference, atol):
+    """Greedy runs agree when each step's logits are within `atol` of the reference's, compared up to
+    and including the first step whose token differs: two logit vectors that close can only pick
+    different tokens where the reference's best two were tied within 2 * atol (the compiled kernels
+    add in another order, and a random tiny model has near ties)."""
+    steps = len(reference.logits)
+    ours_tokens, reference_tokens = ours.sequences[0, -steps:], reference.sequences[0, -steps:]
+    agreeing = int((ours_tokens == reference_tokens).int().cumprod(0).sum())  # leading steps alike
+    for step in range(min(agreeing + 1, steps)):
+        torch.testing.assert_close(ours.logits[step], reference.logits[step], rtol=0, atol=atol)
+
+
 @pytest.mark.slow  # compiling the decode step takes about a minute on 2 cores
 @pytest.mark.parametrize("quantization", [None, "int8", "int4"])
 def test_the_compiled_decode_step_answers_as_eager_decoding(bf16_model, quantization):
@@ -118,13 +131,16 @@ def test_the_compiled_decode_step_answers_as_eager_decoding(bf16_model, quantiza
     quantize_llm(eager, quantization)
     compiled = copy.deepcopy(eager)
     enable_compiled_decoding(compiled, max_cache_len=64)
+    torch.manual_seed(0)
     ids = torch.randint(0, 200, (1, 12))
-    settings = {"max_new_tokens": 10, "min_new_tokens": 10, "do_sample": False}
+    settings = {"max_new_tokens": 10, "min_new_tokens": 10, "do_sample": False, "output_logits": True,
+                "return_dict_in_generate": True}
     with torch.inference_mode():
-        expected = eager.language_model.generate(input_ids=ids, **settings)
         first = compiled.language_model.generate(input_ids=ids, **settings)
         shorter = compiled.language_model.generate(input_ids=ids[:, :7], **settings)  # same graph, other prompt
+        expected = eager.language_model.generate(input_ids=ids, **settings)
+        reference = eager.language_model.generate(input_ids=ids[:, :7], **settings)
     assert compiled.language_model._compiled_call is not None  # the decode steps did run compiled
-    torch.testing.assert_close(first, expected, rtol=0, atol=0)
-    reference = eager.language_model.generate(input_ids=ids[:, :7], **settings)
-    torch.testing.assert_close(shorter, reference, rtol=0, atol=0)
+    scale = torch.stack(expected.logits).float().std()
+    assert_greedy_decoding_agrees(first, expected, atol=ATOL_OF_SCALE * scale)
+    assert_greedy_decoding_agrees(shorter, reference, atol=ATOL_OF_SCALE * scale)

@@ -17,7 +17,10 @@ from data_pipeline.schema import read_records
 from data_pipeline.synthetic import generate_synthetic
 from emollm.cli import run
 
-TRAIN_CLIPS, HELD_OUT_CLIPS = 140, 42  # 90 steps: held-out MER 71-81 % in our runs (majority 14 %)
+TRAIN_CLIPS, HELD_OUT_CLIPS = 140, 42
+# Held-out MER after 150 steps: 83-93 % over four random inits of the tiny model (torch seeds 0, 3, 4, 5)
+# (majority 14 %, so the bar is 43 %). At 90 steps it was 50-86 % over inits 0-3, and 38 % once.
+STEPS = 150
 
 
 @pytest.mark.slow
@@ -33,7 +36,7 @@ def test_tiny_model_learns_mer_well_above_the_majority_baseline(tiny_model_dir, 
                            "modality_dropout": {"subtitle": 0.5},  # face and voice, not only the wording
                            "optim": {"lr": {"adapters": 2.0e-3, "fusion": 2.0e-3, "llm": 2.0e-3},
                                      "scheduler": "cosine", "warmup_ratio": 0.05},
-                           "max_steps": 90, "batch_size": 16, "logging_steps": 10, "save_steps": 90}}}
+                           "max_steps": STEPS, "batch_size": 16, "logging_steps": 10, "save_steps": STEPS}}}
     config = tmp_path / "learning-claim.yaml"
     config.write_text(yaml.safe_dump(curriculum, sort_keys=False))
     assert run(["train", "--config", str(config), "--out", str(tmp_path / "run")]) == 0
