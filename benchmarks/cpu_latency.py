@@ -258,6 +258,7 @@ def chat(client, clip: Path, max_tokens: int) -> float:
 
 SERVING = {  # name -> `emollm serve` options
     "bf16": [],
+    "bf16, plain weights": ["--no-prepack"],
     "bf16 + compiled decode": ["--compile-decode"],
     "int8": ["--quantization", "int8"],
     "int8 + compiled decode": ["--quantization", "int8", "--compile-decode"],

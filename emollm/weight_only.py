@@ -116,22 +116,29 @@ def layer_format(format: str, name: str, is_output_layer: bool) -> str:
     return format
 
 
-def quantize_weight_only(module: nn.Module, format: str) -> tuple[int, list[str]]:
-    """Replace every `nn.Linear` under `module` (in place) by its layer of the format (`layer_format`);
-    returns how many were replaced and the names of those the format can't take (they keep their
-    dtype). A tied output layer gets its own quantized copy; the input embedding stays as it was."""
+def replace_linear_layers(module: nn.Module, layer_for) -> tuple[int, list[str]]:
+    """Replace the `nn.Linear`s under `module` in place: `layer_for(name, linear, is_output_layer)`
+    gives the class to build from each (None leaves it). Returns how many were replaced and the
+    names of those whose class can't take them (`supports`: they keep their dtype). A tied output
+    layer gets its own copy; the input embedding stays as it was."""
     output = module.get_output_embeddings() if hasattr(module, "get_output_embeddings") else None
     targets = [(name, child) for name, child in module.named_modules() if isinstance(child, nn.Linear)]
-    layers = {name: FORMATS[layer_format(format, name, child is output)] for name, child in targets}
-    kept = [name for name, child in targets if not layers[name].supports(child)]
+    layers = {name: layer_for(name, child, child is output) for name, child in targets}
+    kept = [name for name, child in targets if layers[name] is not None and not layers[name].supports(child)]
     replaced = 0
     for name, linear in targets:
-        if name in kept:
+        if layers[name] is None or name in kept:
             continue
         parent_name, _, attribute = name.rpartition(".")
         parent = module.get_submodule(parent_name) if parent_name else module
         setattr(parent, attribute, layers[name](linear))
         replaced += 1
-    if replaced and getattr(getattr(module, "config", None), "tie_word_embeddings", False):
-        module.config.tie_word_embeddings = False  # the output layer is no longer the embedding matrix
+        if linear is output and getattr(getattr(module, "config", None), "tie_word_embeddings", False):
+            module.config.tie_word_embeddings = False  # the output layer is no longer the embedding matrix
     return replaced, kept
+
+
+def quantize_weight_only(module: nn.Module, format: str) -> tuple[int, list[str]]:
+    """Replace every `nn.Linear` under `module` (in place) by its layer of the format (`layer_format`);
+    returns how many were replaced and the names of those the format can't take."""
+    return replace_linear_layers(module, lambda name, linear, is_output: FORMATS[layer_format(format, name, is_output)])
