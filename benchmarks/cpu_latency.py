@@ -9,13 +9,14 @@ What it does, offline (nothing is downloaded):
 2. builds a random nano-2b with `emollm init --preset nano-2b --random`, the tiny tokenizer standing
    in for Qwen's in a temporary `HF_HOME` laid out like the hub cache, and saves it in bf16;
 3. writes a 10 s 1280x720 x264 clip with audio, and times each stage in this process (decoding +
-   faces + audio, each tower, the adapters, the LLM prefill), counting each stage's FLOPs with
-   `torch.utils.flop_counter`;
+   faces + audio, each tower, the adapters, the LLM prefill) on the model as `emollm serve` runs it
+   (emollm.cpu_inference), counting each stage's FLOPs with `torch.utils.flop_counter` on the model
+   as transformers builds it;
 4. serves the model with `emollm serve` (a real server on 127.0.0.1, the real `openai` client,
    streamed): after one warm-up request about another clip, time to first token of the first turn
    about the 720p clip (not seen before) and of the second (its features cached),
-   then decoding speed: in bf16 eager (the default), int8, int4, and bf16 with the vision towers
-   compiled (`--serving` adds the compiled decode step).
+   then decoding speed: in bf16 (the default), bf16 as transformers builds it
+   (`--no-cpu-optimizations`), int8 and int4 (`--serving` adds compiled towers and decode step).
 
 Compute floor = the FLOPs of the towers on the clip + the LLM prefill of the prompt, at the matmul
 rate; bf16 roofline = read bandwidth / bytes of the LLM's bf16 weights (each decoded token reads
@@ -54,6 +55,7 @@ STANDIN_REVISION = "0" * 40
 
 # --- the machine ---------------------------------------------------------------------------------
 def _best_seconds(function, repeats: int) -> float:
+    """The best of `repeats` timed calls, after one untimed (warm-up) call."""
     function()
     best = float("inf")
     for _ in range(repeats):
@@ -142,29 +144,26 @@ def llm_weight_bytes(model) -> int:
 
 
 # --- stages in this process ----------------------------------------------------------------------
-def timed_with_flops(function, repeats: int = 2):
-    """(seconds of the best of `repeats` timed runs, FLOPs counted on a first, untimed one)."""
+def count_flops(function) -> int:
     from torch.utils.flop_counter import FlopCounterMode
 
     counter = FlopCounterMode(display=False)
     with counter:
         function()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best, counter.get_total_flops()
+    return counter.get_total_flops()
 
 
 def stage_timings(model_dir: Path, clip: Path, threads: int) -> tuple[list[dict], dict]:
+    """Each stage of a first turn, timed on the model as `emollm serve` runs it by default
+    (emollm.cpu_inference); FLOPs are counted on the model as transformers builds it (the counter
+    knows aten's matmuls, not oneDNN's prepacked ones)."""
     from emollm import EmoLLMForConditionalGeneration, EmoLLMProcessor
+    from emollm.cpu_inference import optimize_for_cpu
 
     torch.set_num_threads(threads)
     model = EmoLLMForConditionalGeneration.from_pretrained(model_dir).eval().requires_grad_(False)
     processor = EmoLLMProcessor.from_pretrained(model_dir)
-    facts = {"llm_bytes_bf16": llm_weight_bytes(model),
-             "attention": {m: t.config._attn_implementation for m, t in model.towers.items()}}
+    facts = {"llm_bytes_bf16": llm_weight_bytes(model)}
     rows = []
     processor.load_media(video=str(clip))  # warm-up: codec and detector set-up
     start = time.perf_counter()
@@ -178,20 +177,23 @@ def stage_timings(model_dir: Path, clip: Path, threads: int) -> tuple[list[dict]
                     "face": {"face_pixel_values": batch["face_pixel_values"]},
                     "audio": {k: batch[k] for k in ("audio_input_features", "audio_valid_frames", "audio_window_counts")}}
     names = {"frames": "CLIP-L on 8 frames", "face": "ViT-B on 8 faces", "audio": "Whisper-medium encoder on 10 s"}
-    features = {}
     with torch.no_grad():  # not inference_mode: the FLOP counter's module hooks need ordinary tensors
-        for modality, inputs in tower_inputs.items():
-            seconds, flops = timed_with_flops(lambda inputs=inputs: model.encode_towers(**inputs))
+        features = {}
+        for inputs in tower_inputs.values():
             features.update(model.encode_towers(**inputs))
-            rows.append({"stage": names[modality], "seconds": seconds, "flops": flops, "floor": True})
-        seconds, flops = timed_with_flops(lambda: model.project_features(features))
-        rows.append({"stage": "adapters + fusion", "seconds": seconds, "flops": flops})
         ids = batch["input_ids"]
         embeds = model.build_inputs_embeds(ids, tower_features=features)
-        seconds, flops = timed_with_flops(lambda: model.language_model(inputs_embeds=embeds, use_cache=True,
-                                                                       logits_to_keep=1))
-        rows.append({"stage": f"LLM prefill of {ids.shape[1]} tokens", "seconds": seconds, "flops": flops,
-                     "floor": True, "prefill": True})
+        stages = [(names[m], lambda inputs=inputs: model.encode_towers(**inputs), {"floor": True})
+                  for m, inputs in tower_inputs.items()]
+        stages.append(("adapters + fusion", lambda: model.project_features(features), {}))
+        stages.append((f"LLM prefill of {ids.shape[1]} tokens",
+                       lambda: model.language_model(inputs_embeds=embeds, use_cache=True, logits_to_keep=1),
+                       {"floor": True, "prefill": True}))
+        flops = [count_flops(function) for _, function, _ in stages]
+        optimize_for_cpu(model)
+        facts["attention"] = {m: t.config._attn_implementation for m, t in model.towers.items()}
+        for (stage, function, marks), count in zip(stages, flops, strict=True):
+            rows.append({"stage": stage, "seconds": _best_seconds(function, 2), "flops": count, **marks})
     facts["prompt_tokens"] = ids.shape[1]
     return rows, facts  # the model is freed on return (the lambdas above hold it until then)
 
@@ -258,7 +260,7 @@ def chat(client, clip: Path, max_tokens: int) -> float:
 
 SERVING = {  # name -> `emollm serve` options
     "bf16": [],
-    "bf16, plain weights": ["--no-prepack"],
+    "bf16 as transformers builds it": ["--no-cpu-optimizations"],
     "bf16 + compiled decode": ["--compile-decode"],
     "int8": ["--quantization", "int8"],
     "int8 + compiled decode": ["--quantization", "int8", "--compile-decode"],
@@ -337,7 +339,7 @@ def report(args, machine, machine_after, stages, facts, runs) -> None:
                      f"{row['flops'] / 1e9:.0f}" if "flops" in row else "",
                      f"{row['flops'] / row['seconds'] / 1e9:.0f}" if "flops" in row else "",
                      f"{row['flops'] / row['seconds'] / rate:.0%}" if "flops" in row else ""] for row in stages],
-                   headers=["stage (bf16, in process)", "seconds", "GFLOP", "GFLOP/s", "of matmul rate"],
+                   headers=["stage (bf16, in process, as served)", "seconds", "GFLOP", "GFLOP/s", "of matmul rate"],
                    tablefmt="github"))
     print(f"\ntowers' attention: {facts['attention']}; prompt {facts['prompt_tokens']} tokens; "
           f"bf16 LLM weights {facts['llm_bytes_bf16'] / 1e9:.2f} GB\n")

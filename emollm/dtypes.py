@@ -21,6 +21,12 @@ def add_dtype_argument(parser: argparse.ArgumentParser) -> None:
                              "bfloat16, else float32 on a CPU and float16 on a GPU)")
 
 
+def add_cpu_optimizations_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-cpu-optimizations", action="store_true",
+                        help="run the model as transformers builds it: no prepacked weights, the towers' configured "
+                             "attention, glibc's malloc defaults (slower on a CPU; for comparison, emollm.cpu_inference)")
+
+
 def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
     """True when the CPU advertises a bf16 instruction set (Linux /proc/cpuinfo flags)."""
     if cpuinfo is None:

@@ -12,7 +12,7 @@ without it).
 
 Only for inference: the packed weight is an opaque oneDNN tensor, neither a parameter nor a
 buffer, so it takes no gradient, is never saved, and the model's `state_dict` loses the layer's
-weight. `prepack_linear_layers` is applied after anything that hashes or compiles the weights.
+weight. emollm.cpu_inference applies it after anything that hashes or compiles the weights.
 """
 
 from __future__ import annotations
@@ -72,13 +72,3 @@ def prepack_linear_layers(module: nn.Module) -> int:
                     len(kept))
     return replaced
 
-
-def prepack_for_inference(model, llm: bool = True, towers=None) -> int:
-    """Prepack an EmoLLM model's LLM (unless `llm` is False) and its towers (`towers`: the names
-    to pack, default all) for CPU inference; the adapters and fusion are small and stay as they
-    are. Returns how many layers were replaced."""
-    parts = ([("llm", model.language_model)] if llm else []) + \
-        [(name, model.towers[name]) for name in (model.towers if towers is None else towers)]
-    replaced = {name: prepack_linear_layers(part) for name, part in parts}
-    logger.info("prepacked linear layers for oneDNN: %s", ", ".join(f"{n} {c}" for n, c in replaced.items()))
-    return sum(replaced.values())

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from data_pipeline.errors import UserFacingError
-from emollm.dtypes import add_dtype_argument, resolve_dtype
+from emollm.dtypes import add_cpu_optimizations_argument, add_dtype_argument, resolve_dtype
 from emollm.fast_generate import add_compile_argument
 from emollm.quantization import add_quantization_argument
 
@@ -64,9 +64,7 @@ def _common(parser: argparse.ArgumentParser, port: int) -> None:
     parser.add_argument("--compile-towers", action="store_true",
                         help="compile the vision towers (CLIP, face ViT) at start-up (about 40 s for nano-2b on 2 cores): "
                              "a faster first turn about each new clip")
-    parser.add_argument("--no-prepack", action="store_true",
-                        help="keep the linear layers' weights in PyTorch's plain layout instead of oneDNN's "
-                             "(slower on a CPU; for comparison)")
+    add_cpu_optimizations_argument(parser)
     parser.add_argument("--examples-dir", default=str(DEFAULT_EXAMPLES_DIR),
                         help="where the chat's example clips (synthetic set) are generated on first use")
 
@@ -84,7 +82,7 @@ def _engine(args):
     names = getattr(args, "served_model_name", None) or [model_dir.resolve().name]
     return Engine.from_pretrained(model_dir, limits, names[0], dtype=resolve_dtype(args.dtype),
                                   quantization=args.quantization, compile_decode=args.compile_decode,
-                                  compile_towers=args.compile_towers, prepack=not args.no_prepack), names
+                                  compile_towers=args.compile_towers, cpu_optimizations=not args.no_cpu_optimizations), names
 
 
 def _policy(args):

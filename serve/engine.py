@@ -99,11 +99,11 @@ class Engine:
     @classmethod
     def from_pretrained(cls, model_dir: str | os.PathLike, limits: EngineLimits | None = None,
                         model_name: str | None = None, dtype=None, quantization: str | None = None,
-                        compile_decode: bool = False, compile_towers: bool = False, prepack: bool = True) -> Engine:
+                        compile_decode: bool = False, compile_towers: bool = False, cpu_optimizations: bool = True) -> Engine:
         """`dtype`: a torch dtype to load the weights in; None keeps the dtype they were saved in.
         `quantization`: `--quantization` for the LLM; `compile_decode`: the static cache + compiled step;
-        `compile_towers`: the vision towers compiled (emollm.compiled_towers); `prepack`: the linear
-        layers of the LLM and the towers that are not compiled laid out once for oneDNN (emollm.prepack)."""
+        `compile_towers`: the vision towers compiled (emollm.compiled_towers); `cpu_optimizations`:
+        emollm.cpu_inference for the parts that are not compiled."""
         from emollm.fast_generate import DEFAULT_MAX_CACHE_LEN, enable_compiled_decoding, warm_up
         from emollm.quantization import quantize_llm
 
@@ -116,12 +116,12 @@ class Engine:
             enable_compiled_decoding(model, limits.max_model_len)
             warm_up(model, processor.tokenizer.pad_token_id or 0)
         engine = cls(model, processor, limits, model_name or Path(model_dir).name)  # hashes the towers' weights
-        if prepack:
+        if cpu_optimizations:
             from emollm.compiled_towers import VISION_TOWERS
-            from emollm.prepack import prepack_for_inference
+            from emollm.cpu_inference import optimize_for_cpu
 
-            prepack_for_inference(engine.model, llm=not compile_decode,
-                                  towers=[n for n in engine.model.towers if not (compile_towers and n in VISION_TOWERS)])
+            optimize_for_cpu(engine.model, llm=not compile_decode,
+                             towers=[n for n in engine.model.towers if not (compile_towers and n in VISION_TOWERS)])
         if compile_towers:  # after __init__ applied --max-frames; no request can arrive before this returns
             from emollm.compiled_towers import compile_vision_towers
 

@@ -136,7 +136,7 @@ class ModelSource:
     never loads it) or as an already loaded (model, processor) pair."""
 
     def __init__(self, model_dir: str | Path | None = None, model=None, processor=None, name: str | None = None,
-                 dtype: str | None = None):
+                 dtype: str | None = None, cpu_optimizations: bool = True):
         if (model_dir is None) == (model is None):
             raise ValueError("give either model_dir or (model, processor)")
         if model is not None and processor is None:
@@ -148,6 +148,8 @@ class ModelSource:
         self._identity: str | None = None
         self._name = name
         self._dtype = dtype  # a `--dtype` value; None keeps the dtype the directory was saved in
+        # emollm.cpu_inference, as the serving engine applies it; never to a model given in memory (it may train)
+        self.cpu_optimizations = cpu_optimizations and self.model_dir is not None
 
     @classmethod
     def of(cls, model_or_dir) -> ModelSource:
@@ -191,4 +193,8 @@ class ModelSource:
         if self._loaded is None:
             kwargs = {"dtype": resolve_dtype(self._dtype)} if self._dtype is not None else {}
             self._loaded = load_model_dir(self.model_dir, **kwargs)
+            if self.cpu_optimizations:
+                from emollm.cpu_inference import optimize_for_cpu
+
+                optimize_for_cpu(self._loaded[0])
         return self._loaded

@@ -65,11 +65,12 @@ def _register_predict(subparsers) -> None:
 
 
 def _runtime_arguments(parser) -> None:
-    from emollm.dtypes import add_dtype_argument
+    from emollm.dtypes import add_cpu_optimizations_argument, add_dtype_argument
 
     parser.add_argument("--threads", type=int,
                         help="torch CPU threads (default: 1 for a model under 50 M parameters, else all cores)")
     add_dtype_argument(parser)
+    add_cpu_optimizations_argument(parser)
 
 
 def _names(values: list[str] | None) -> list[str]:
@@ -122,7 +123,8 @@ def run_eval(args) -> int:
     plan = EvalPlan(split=args.split, tasks=_tasks(args.tasks, "--tasks"), ablate=tuple(_names(args.ablate)),
                     ablate_tasks=_tasks(args.ablate_tasks, "--ablate-tasks"), batch_size=args.batch_size,
                     limit=args.limit, max_new_tokens=_budgets(args.max_new_tokens))
-    source = ModelSource(model_dir=args.model, name=args.name, dtype=args.dtype)
+    source = ModelSource(model_dir=args.model, name=args.name, dtype=args.dtype,
+                         cpu_optimizations=not args.no_cpu_optimizations)
     report = evaluate(source, args.data, args.out, plan, judge=_judge(args), wheel=args.wheel,
                       overwrite=args.overwrite, overwrite_if_changed=args.overwrite_if_changed,
                       command=_arguments(args), threads=args.threads)
@@ -137,7 +139,7 @@ def run_predict(args) -> int:
 
     expand_inputs(args.inputs)  # a missing input fails before the model is loaded
     predictor = Predictor.from_pretrained(args.model, dtype=args.dtype, batch_size=args.batch_size,
-                                          threads=args.threads)
+                                          threads=args.threads, cpu_optimizations=not args.no_cpu_optimizations)
     rows = predictor.predict_paths(args.inputs, task=args.task, subtitle=args.subtitle)
     write_rows(rows, args.out)
     failed = sum(row.get("error") is not None for row in rows)

@@ -154,7 +154,8 @@ def eval_state(source: ModelSource, records_path: Path, plan: EvalPlan) -> dict:
     from emollm.feature_cache import file_hash
 
     budgets = generation_settings(plan.max_new_tokens)["max_new_tokens"]
-    return {"model": source.identity, "dtype": source.dtype, "data_sha256": file_hash(records_path),
+    return {"model": source.identity, "dtype": source.dtype, "cpu_optimizations": source.cpu_optimizations,
+            "data_sha256": file_hash(records_path),
             "batch_size": plan.batch_size,
             "max_new_tokens": dict(sorted(budgets.items()))}
 

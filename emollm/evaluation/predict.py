@@ -79,9 +79,12 @@ class Predictor:
         self.batch_size = batch_size
 
     @classmethod
-    def from_pretrained(cls, model_dir: str | Path, dtype: str | None = None, **kwargs) -> Predictor:
-        """`dtype`: a `--dtype` value (`auto`, `bfloat16`, ...); None keeps the dtype it was saved in."""
-        return cls(*ModelSource(model_dir=model_dir, dtype=dtype).load(), **kwargs)
+    def from_pretrained(cls, model_dir: str | Path, dtype: str | None = None, cpu_optimizations: bool = True,
+                        **kwargs) -> Predictor:
+        """`dtype`: a `--dtype` value (`auto`, `bfloat16`, ...); None keeps the dtype it was saved in.
+        `cpu_optimizations`: emollm.cpu_inference, as the serving engine applies it."""
+        return cls(*ModelSource(model_dir=model_dir, dtype=dtype, cpu_optimizations=cpu_optimizations).load(),
+                   **kwargs)
 
     def predict_clip(self, path: str | Path, task: Task | str = DEFAULT_TASK, subtitle: str | None = None) -> dict:
         return self.predict_paths([path], task, subtitle, progress=False)[0]

@@ -1,0 +1,161 @@
+"""A model loaded to answer on a CPU (emollm.cpu_inference): prepacked linear layers compute what
+`nn.Linear` does, the towers' matmul-softmax attention what SDPA does, glibc keeps freed memory,
+and the serving engine and `emollm eval` apply it after hashing the towers' weights."""
+
+from __future__ import annotations
+
+import copy
+import json
+import platform
+import subprocess
+import sys
+
+import pytest
+import torch
+from torch import nn
+
+from emollm.cpu_inference import optimize_for_cpu
+from emollm.encoder_attention import NAME as TOWER_ATTENTION
+from emollm.encoder_attention import matmul_softmax_attention
+from emollm.prepack import PrepackedLinear, packable_dtypes, prepack_linear_layers
+
+DTYPES = sorted(packable_dtypes(), key=str)
+TOLERANCE = {torch.float32: 1e-5, torch.bfloat16: 0.0, torch.float16: 1e-3}  # relative; bf16 measured exact
+ROUNDING = {torch.float32: 1e-5, torch.bfloat16: 2e-2, torch.float16: 2e-3}  # a change of summation order
+
+
+def relative_error(ours: torch.Tensor, reference: torch.Tensor) -> float:
+    return ((ours.float() - reference.float()).norm() / reference.float().norm()).item()
+
+
+def test_this_cpu_packs_at_least_float32():
+    assert torch.float32 in packable_dtypes()
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("rows", [1, 3, 40])  # a decoding step, a small batch, a prefill
+@pytest.mark.parametrize("bias", [True, False])
+def test_a_prepacked_linear_computes_what_nn_linear_does(dtype, rows, bias):
+    torch.manual_seed(0)
+    linear = nn.Linear(96, 160, bias=bias).to(dtype)
+    x = torch.randn(2, rows, 96, dtype=dtype)
+    packed = PrepackedLinear(linear)
+    with torch.no_grad():
+        reference, ours = linear(x), packed(x)
+        transposed = packed(x.transpose(0, 1))  # a non-contiguous input
+    assert ours.shape == reference.shape
+    assert relative_error(ours, reference) <= TOLERANCE[dtype]
+    assert torch.allclose(transposed.float(), ours.transpose(0, 1).float(), rtol=TOLERANCE[dtype], atol=1e-6)
+
+
+def test_layers_of_a_dtype_onednn_does_not_take_are_kept():
+    model = nn.Sequential(nn.Linear(8, 8), nn.Linear(8, 8).to(torch.float64))
+    assert prepack_linear_layers(model) == 1
+    assert type(model[0]) is PrepackedLinear and type(model[1]) is nn.Linear
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("masked", [False, True])
+def test_matmul_softmax_attention_is_scaled_dot_product_attention(dtype, masked):
+    torch.manual_seed(0)
+    query, key, value = (torch.randn(2, 4, 33, 16) for _ in range(3))  # (batch, heads, positions, head_dim)
+    mask = torch.zeros(2, 1, 33, 33)
+    mask[..., 30:] = float("-inf")  # the last keys are padding
+    module = nn.Module().eval()
+    reference = nn.functional.scaled_dot_product_attention(query, key, value, attn_mask=mask if masked else None,
+                                                           scale=0.3).transpose(1, 2)
+    ours, weights = matmul_softmax_attention(module, query.to(dtype), key.to(dtype), value.to(dtype),
+                                             mask.to(dtype) if masked else None, scaling=0.3)
+    assert weights is None and ours.shape == (2, 33, 4, 16) and ours.dtype == dtype
+    assert relative_error(ours, reference) <= ROUNDING[dtype]
+
+
+@pytest.fixture(scope="module", params=DTYPES, ids=str)
+def tiny_in_dtype(request, tiny_model_dir):
+    from emollm import EmoLLMForConditionalGeneration
+
+    return EmoLLMForConditionalGeneration.from_pretrained(tiny_model_dir, dtype=request.param).eval()
+
+
+def test_an_optimized_model_answers_as_the_plain_one(tiny_in_dtype):
+    model = copy.deepcopy(tiny_in_dtype)
+    dtype = model.dtype
+    parts = {"llm": model.language_model, **model.towers}
+    linears = {name: sum(isinstance(m, nn.Linear) for m in part.modules()) for name, part in parts.items()}
+    assert optimize_for_cpu(model) == linears
+    for part in parts.values():
+        assert not any(isinstance(m, nn.Linear) for m in part.modules())
+    assert any(isinstance(m, nn.Linear) for m in model.adapters.modules())  # small: left as they are
+    attention = {name: tower.config._attn_implementation for name, tower in model.towers.items()}
+    assert set(attention.values()) == {TOWER_ATTENTION if dtype == torch.bfloat16 else "sdpa"}
+    assert model.language_model.config._attn_implementation == "sdpa"  # the LLM keeps its own (KV cache, causal)
+    torch.manual_seed(0)
+    side = model.config.frame_config.image_size
+    pixels = torch.randn(1, 4, 3, side, side)
+    ids = torch.randint(0, 200, (1, 12))
+    with torch.no_grad():
+        reference = tiny_in_dtype.encode_towers(frames_pixel_values=pixels)["frames"]
+        assert relative_error(model.encode_towers(frames_pixel_values=pixels)["frames"], reference) <= ROUNDING[dtype]
+        greedy = {"max_new_tokens": 8, "min_new_tokens": 8, "do_sample": False, "pad_token_id": 0}
+        expected = tiny_in_dtype.language_model.generate(input_ids=ids, **greedy)
+        assert torch.equal(model.language_model.generate(input_ids=ids, **greedy), expected)
+
+
+FAULTS_SCRIPT = """
+import resource, sys, torch
+if sys.argv[1] == "keep":
+    from emollm.allocator import keep_freed_memory
+    assert keep_freed_memory()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for megabytes in range(1, 31):  # activations of growing sizes, each freed at once
+    torch.empty(megabytes * 2**20, dtype=torch.uint8).fill_(1)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's; elsewhere nothing is changed")
+def test_freed_activations_are_reused_without_page_faults():
+    faults = {mode: int(subprocess.run([sys.executable, "-c", FAULTS_SCRIPT, mode], capture_output=True, text=True,
+                                       check=True).stdout.split()[-1]) for mode in ("default", "keep")}
+    touched_pages = sum(range(1, 31)) * 2**20 // 4096
+    # glibc's defaults map each block larger than any freed before from the kernel, and every page faults;
+    # kept memory is reused, so only the heap's growth to the largest block faults
+    assert faults["default"] > 0.8 * touched_pages
+    assert faults["keep"] < 0.2 * touched_pages
+
+
+def test_the_engine_optimizes_after_hashing_the_towers(tiny_model_dir):
+    from emollm.feature_cache import model_fingerprint
+    from emollm.inference import load_model_dir
+    from serve.engine import Engine
+
+    plain, _ = load_model_dir(tiny_model_dir)
+    engines = {on: Engine.from_pretrained(tiny_model_dir, cpu_optimizations=on) for on in (True, False)}
+    try:
+        counts = {on: sum(isinstance(m, PrepackedLinear) for m in e.model.modules()) for on, e in engines.items()}
+        assert counts[False] == 0 and counts[True] > 0
+        # the feature cache's key of a clip does not depend on how the weights are laid out
+        assert engines[True].fingerprint == engines[False].fingerprint == model_fingerprint(plain)
+    finally:
+        for engine in engines.values():
+            engine.close()
+
+
+def test_eval_records_whether_it_ran_optimized_and_never_mixes(tiny_model_dir, media_dir, tmp_path, capsys):
+    from data_pipeline.converters.base import make_record
+    from data_pipeline.errors import UserFacingError
+    from data_pipeline.schema import Labels, write_records
+    from data_pipeline.tasks import Task
+    from emollm.cli import run
+
+    records = tmp_path / "records.jsonl"
+    write_records(records, [make_record("a", "clips", "test", Task.MER, video=media_dir / "clip.mp4",
+                                        labels=Labels(emotion="happy"))])
+    out = tmp_path / "eval"
+    common = ["eval", "--model", str(tiny_model_dir), "--data", str(records), "--out", str(out), "--max-new-tokens",
+              "MER=4", "--dtype", "float32"]
+    assert run(common + ["--no-cpu-optimizations"]) == 0
+    assert json.loads((out / "eval_state.json").read_text())["cpu_optimizations"] is False
+    with pytest.raises(UserFacingError, match="cpu_optimizations"):
+        run(common)
+    capsys.readouterr()
