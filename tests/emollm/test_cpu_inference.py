@@ -17,7 +17,13 @@ from torch import nn
 from emollm.cpu_inference import optimize_for_cpu
 from emollm.encoder_attention import NAME as TOWER_ATTENTION
 from emollm.encoder_attention import matmul_softmax_attention
-from emollm.prepack import PrepackedLinear, packable_dtypes, prepack_linear_layers
+from emollm.prepack import (
+    MLP_BLOCKS,
+    PrepackedLinear,
+    fuse_mlp_activations,
+    packable_dtypes,
+    prepack_linear_layers,
+)
 
 DTYPES = sorted(packable_dtypes(), key=str)
 TOLERANCE = {torch.float32: 1e-5, torch.bfloat16: 0.0, torch.float16: 1e-3}  # relative; bf16 measured exact
@@ -54,6 +60,42 @@ def test_layers_of_a_dtype_onednn_does_not_take_are_kept():
     assert type(model[0]) is PrepackedLinear and type(model[1]) is nn.Linear
 
 
+def _mlp_blocks():
+    """One small block of each kind `MLP_BLOCKS` names, as transformers builds it, and how to call it."""
+    from transformers import CLIPVisionConfig, Qwen2Config, SiglipVisionConfig, ViTConfig, WhisperConfig
+    from transformers.models.clip.modeling_clip import CLIPMLP
+    from transformers.models.qwen2.modeling_qwen2 import Qwen2MLP
+    from transformers.models.siglip.modeling_siglip import SiglipMLP
+    from transformers.models.vit.modeling_vit import ViTMLP
+    from transformers.models.whisper.modeling_whisper import WhisperEncoderLayer
+
+    width = {"hidden_size": 32, "intermediate_size": 96, "num_attention_heads": 4}
+    whisper = WhisperConfig(d_model=32, encoder_ffn_dim=96, encoder_attention_heads=4, pad_token_id=0,
+                            bos_token_id=1, eos_token_id=2, decoder_start_token_id=1)
+    return {"CLIPMLP": (CLIPMLP(CLIPVisionConfig(**width, hidden_act="quick_gelu")), lambda b, x: b(x)),
+            "SiglipMLP": (SiglipMLP(SiglipVisionConfig(**width, hidden_act="gelu")), lambda b, x: b(x)),
+            "ViTMLP": (ViTMLP(ViTConfig(**width)), lambda b, x: b(x)),
+            "WhisperEncoderLayer": (WhisperEncoderLayer(whisper).eval(), lambda b, x: b(x, None)[0]),
+            "Qwen2MLP": (Qwen2MLP(Qwen2Config(**width)), lambda b, x: b(x))}
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("kind", sorted(MLP_BLOCKS))
+def test_an_mlp_block_computes_the_same_with_its_activation_fused(kind, dtype):
+    torch.manual_seed(0)
+    block, call = _mlp_blocks()[kind]
+    block = block.to(dtype).eval()
+    layout = MLP_BLOCKS[kind]
+    x = torch.randn(2, 7, 32, dtype=dtype)
+    with torch.no_grad():
+        reference = call(block, x)
+        assert fuse_mlp_activations(block) == (2 if kind == "CLIPMLP" else 1)  # QuickGELU scales the next one too
+        ours = call(block, x)
+    assert isinstance(getattr(block, layout.activation), nn.Identity)
+    assert getattr(block, layout.linear).post_op in ("silu", "gelu")
+    assert relative_error(ours, reference) <= ROUNDING[dtype]
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
 @pytest.mark.parametrize("masked", [False, True])
 def test_matmul_softmax_attention_is_scaled_dot_product_attention(dtype, masked):
@@ -85,6 +127,9 @@ def test_an_optimized_model_answers_as_the_plain_one(tiny_in_dtype):
     assert optimize_for_cpu(model) == linears
     for part in parts.values():
         assert not any(isinstance(m, nn.Linear) for m in part.modules())
+        blocks = [m for m in part.modules() if type(m).__name__ in MLP_BLOCKS]
+        assert blocks and all(isinstance(getattr(m, MLP_BLOCKS[type(m).__name__].activation), nn.Identity)
+                              for m in blocks)
     assert any(isinstance(m, nn.Linear) for m in model.adapters.modules())  # small: left as they are
     attention = {name: tower.config._attn_implementation for name, tower in model.towers.items()}
     assert set(attention.values()) == {TOWER_ATTENTION if dtype == torch.bfloat16 else "sdpa"}

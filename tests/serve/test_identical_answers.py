@@ -3,8 +3,9 @@ the first time (the clip is decoded and encoded), the second time (its features 
 feature cache) and on a server with the feature cache off — the same text and the same
 log-probs — and through `emollm eval`, for a first and a second record about that clip.
 
-Both servers run the session's tiny model on real uvicorn servers on 127.0.0.1; eval loads the
-same model directory. One torch thread everywhere, so float reductions run in the same order."""
+Both servers load the session's tiny model directory as `emollm serve` does (the default dtype and
+the CPU optimizations, emollm.cpu_inference) on real uvicorn servers on 127.0.0.1; eval loads the
+same directory with its defaults. One torch thread everywhere, so float reductions run in the same order."""
 
 from __future__ import annotations
 
@@ -22,16 +23,17 @@ MAX_TOKENS = 8
 
 
 @pytest.fixture(scope="module")
-def servers(tiny_model, media_dir):
+def servers(tiny_model_dir, media_dir):
+    from emollm.dtypes import resolve_dtype
     from serve.api import APISettings, create_app
     from serve.engine import Engine, EngineLimits
     from serve.media_fetch import MediaPolicy
     from serve.server import start_in_thread
 
-    model, processor = tiny_model
     running, engines = {}, []
     for name, cache_bytes in (("cached", 64 * 2**20), ("uncached", 0)):
-        engine = Engine(model, processor, EngineLimits(feature_cache_bytes=cache_bytes, threads=1), name)
+        engine = Engine.from_pretrained(tiny_model_dir, EngineLimits(feature_cache_bytes=cache_bytes, threads=1), name,
+                                        dtype=resolve_dtype("auto"))
         settings = APISettings(served_model_names=[name], media=MediaPolicy(allowed_local_media_path=media_dir))
         running[name] = start_in_thread(create_app(engine, settings))
         engines.append(engine)
