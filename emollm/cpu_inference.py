@@ -1,8 +1,9 @@
 """A model loaded only to answer (the serving engine, `emollm eval` and `predict` of a model
 directory) made faster on a CPU, with the same weights and the same dtype:
 
-* glibc keeps freed memory for reuse, so the towers' large activations cost no page faults
-  (emollm.allocator);
+* glibc keeps freed memory for reuse, so the towers' large activations cost no page faults, and
+  (set by the commands before torch is imported) large tensors sit on transparent huge pages, so
+  reading the weights for each decoded token stalls less on the TLB (emollm.allocator);
 * every linear layer of the LLM and the towers gets its weight laid out once for oneDNN
   (emollm.prepack): the same kernels, the same outputs;
 * towers in bf16 / fp16 run attention as two matmuls and a softmax (emollm.encoder_attention),

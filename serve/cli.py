@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from data_pipeline.errors import UserFacingError
+from emollm.allocator import huge_pages_for_tensors
 from emollm.dtypes import add_cpu_optimizations_argument, add_dtype_argument, resolve_dtype
 from emollm.fast_generate import add_compile_argument
 from emollm.quantization import add_quantization_argument
@@ -118,6 +119,8 @@ def _chat_ui(engine, args, policy):
 
 
 def run_serve(args) -> int:
+    if not args.no_cpu_optimizations:
+        huge_pages_for_tensors()  # before torch is imported
     from serve.api import APISettings, create_app
     from serve.server import serve_forever
     from serve.ui import mount_ui
@@ -139,6 +142,8 @@ def run_serve(args) -> int:
 
 
 def run_chat(args) -> int:
+    if not args.no_cpu_optimizations:
+        huge_pages_for_tensors()  # before torch is imported
     policy = _policy(args)
     engine, _ = _engine(args)
     ui = _chat_ui(engine, args, policy)

@@ -7,6 +7,7 @@ import sys
 
 from data_pipeline.errors import UserFacingError
 from data_pipeline.tasks import Task
+from emollm.allocator import huge_pages_for_tensors
 from emollm.records import ABLATIONS
 
 TASK_NAMES = [task.value for task in Task]
@@ -117,6 +118,8 @@ def _arguments(args) -> dict:
 
 
 def run_eval(args) -> int:
+    if not args.no_cpu_optimizations:
+        huge_pages_for_tensors()  # before torch is imported
     from emollm.evaluation.answering import ModelSource
     from emollm.evaluation.evaluate import EvalPlan, evaluate
 
@@ -135,6 +138,8 @@ def run_eval(args) -> int:
 
 
 def run_predict(args) -> int:
+    if not args.no_cpu_optimizations:
+        huge_pages_for_tensors()  # before torch is imported
     from emollm.evaluation.predict import Predictor, expand_inputs, write_rows
 
     expand_inputs(args.inputs)  # a missing input fails before the model is loaded

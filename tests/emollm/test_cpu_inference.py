@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -204,3 +205,28 @@ def test_eval_records_whether_it_ran_optimized_and_never_mixes(tiny_model_dir, m
     with pytest.raises(UserFacingError, match="cpu_optimizations"):
         run(common)
     capsys.readouterr()
+
+
+HUGE_PAGES_SCRIPT = """
+from emollm.allocator import huge_pages_for_tensors
+assert huge_pages_for_tensors()
+import torch
+weights = torch.ones(2**24)  # 64 MB
+print(open("/proc/self/smaps_rollup").read().split("AnonHugePages:")[1].split()[0])  # kB
+"""
+
+
+def _transparent_huge_pages() -> str:
+    path = "/sys/kernel/mm/transparent_hugepage/enabled"
+    try:
+        return open(path).read().split("[")[1].split("]")[0]
+    except (OSError, IndexError):
+        return "absent"
+
+
+@pytest.mark.skipif(_transparent_huge_pages() not in ("madvise", "always"),
+                    reason="the kernel gives no transparent huge pages here")
+def test_large_tensors_sit_on_huge_pages_in_the_commands_that_answer():
+    out = subprocess.run([sys.executable, "-c", HUGE_PAGES_SCRIPT], capture_output=True, text=True, check=True,
+                         env={k: v for k, v in os.environ.items() if k != "THP_MEM_ALLOC_ENABLE"})
+    assert int(out.stdout.split()[-1]) >= 32 * 1024  # at least half of the 64 MB tensor on 2 MB pages
