@@ -63,8 +63,9 @@ def _common(parser: argparse.ArgumentParser, port: int) -> None:
     add_quantization_argument(parser)
     add_compile_argument(parser)
     parser.add_argument("--compile-towers", action="store_true",
-                        help="compile the vision towers (CLIP, face ViT) at start-up (about 40 s for nano-2b on 2 cores): "
-                             "a faster first turn about each new clip")
+                        help="compile the vision towers (CLIP, face ViT) with Inductor at start-up (about 40 s for nano-2b "
+                             "on 2 cores); they then skip the default CPU path, which measured faster on 2 cores "
+                             "(benchmarks/cpu_latency.py)")
     add_cpu_optimizations_argument(parser)
     parser.add_argument("--examples-dir", default=str(DEFAULT_EXAMPLES_DIR),
                         help="where the chat's example clips (synthetic set) are generated on first use")

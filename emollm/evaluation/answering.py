@@ -81,7 +81,10 @@ def default_threads(model, requested: int | None = None) -> int:
         if requested < 1:
             raise UserFacingError(f"--threads must be at least 1, got {requested}")
         return requested
-    if sum(p.numel() for p in model.parameters()) < SMALL_MODEL_PARAMETERS:
+    from emollm.prepack import PrepackedLinear
+
+    packed = sum(m.in_features * m.out_features for m in model.modules() if isinstance(m, PrepackedLinear))
+    if sum(p.numel() for p in model.parameters()) + packed < SMALL_MODEL_PARAMETERS:  # prepacked: not parameters
         return 1
     return torch.get_num_threads()
 

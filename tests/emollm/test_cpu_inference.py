@@ -230,3 +230,12 @@ def test_large_tensors_sit_on_huge_pages_in_the_commands_that_answer():
     out = subprocess.run([sys.executable, "-c", HUGE_PAGES_SCRIPT], capture_output=True, text=True, check=True,
                          env={k: v for k, v in os.environ.items() if k != "THP_MEM_ALLOC_ENABLE"})
     assert int(out.stdout.split()[-1]) >= 32 * 1024  # at least half of the 64 MB tensor on 2 MB pages
+
+
+def test_prepacked_weights_still_count_towards_the_thread_default():
+    from emollm.evaluation.answering import SMALL_MODEL_PARAMETERS, default_threads
+
+    model = nn.Sequential(nn.Linear(1024, SMALL_MODEL_PARAMETERS // 1024 + 1, bias=False), nn.LayerNorm(8))
+    assert default_threads(model) == torch.get_num_threads()  # not a small model: every core
+    prepack_linear_layers(model)
+    assert default_threads(model) == torch.get_num_threads()
