@@ -327,11 +327,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report(args, machine, machine_after, stages, facts, runs) -> None:
-    rate = machine["matmul"] * 1e9
+    # the machine's limits: the better of the two measurements (a shared or throttled moment only lowers
+    # one, and the better one makes the floor and the roofline the harder to approach)
+    best = {key: max(machine[key], machine_after[key]) for key in machine}
+    rate = best["matmul"] * 1e9
     floor_flops = sum(row["flops"] for row in stages if row.get("floor"))
     prefill_flops = sum(row["flops"] for row in stages if row.get("prefill"))
     floor, prefill_floor = floor_flops / rate, prefill_flops / rate
-    roofline = machine["read"] * 1e9 / facts["llm_bytes_bf16"]
+    roofline = best["read"] * 1e9 / facts["llm_bytes_bf16"]
     bf16 = runs[0]
     load = os.getloadavg()
     print(f"\n### {args.preset} (random init) on CPU: {args.threads} threads, {os.cpu_count()} cores, "
@@ -356,7 +359,8 @@ def report(args, machine, machine_after, stages, facts, runs) -> None:
                      f"{run['decode']:.2f}", f"{run['decode'] / roofline:.2f}", f"{run['decode'] / bf16['decode']:.2f}"])
     print(f"compute floor {floor:.2f} s ({floor_flops / 1e12:.2f} TFLOP of towers + prefill at the matmul rate); "
           f"prefill alone {prefill_floor:.2f} s; bf16 roofline {roofline:.2f} tok/s "
-          f"({machine['read']:.1f} GB/s / {facts['llm_bytes_bf16'] / 1e9:.2f} GB)\n")
+          f"({best['read']:.1f} GB/s / {facts['llm_bytes_bf16'] / 1e9:.2f} GB); both from the better of the two "
+          "measurements of the machine\n")
     print(tabulate(rows, headers=["served by `emollm serve` (openai client, streamed)", "TTFT 1st turn s",
                                   "x floor (goal <= 1.5)", "TTFT 2nd turn s (cached clip)", "x prefill floor (<= 1.5)",
                                   "decode tok/s", "x bf16 roofline (>= 0.6)", f"x {bf16['format']}"],
