@@ -1,14 +1,14 @@
 """Memory settings for inference on a CPU: glibc keeps freed memory for reuse, and PyTorch puts
 large tensors on transparent huge pages.
 
-* `keep_freed_memory`:
-glibc hands every allocation above its mmap threshold fresh pages from the kernel and gives them
-back on free, so a tensor of that size costs a page fault per 4 KiB on first touch. The towers
-allocate and free activations of tens of MB in every layer (CLIP-L on 8 frames: 2056 x 4096 bf16,
-17 MB), and PyTorch's CPU allocator keeps no cache of its own: measured, CLIP-L on 8 frames took
-2.5 s with glibc's defaults and 1.9 s with the thresholds below. jemalloc or tcmalloc preloaded
-(LD_PRELOAD) is the usual cure, but needs the process started with it; `mallopt` sets glibc's own
-thresholds at run time. Memory freed stays with the process, so its resident size stays at its peak.
+* `keep_freed_memory`: glibc hands every allocation above its mmap threshold fresh pages from the
+  kernel and gives them back on free, so a tensor of that size costs a page fault per 4 KiB on
+  first touch. The towers allocate and free activations of tens of MB in every layer (CLIP-L on 8
+  frames: 2056 x 4096 bf16, 17 MB), and PyTorch's CPU allocator keeps no cache of its own:
+  measured, CLIP-L on 8 frames took 2.5 s with glibc's defaults and 1.9 s with the thresholds
+  below. jemalloc or tcmalloc preloaded (LD_PRELOAD) is the usual cure, but needs the process
+  started with it; `mallopt` sets glibc's own thresholds at run time. Memory freed stays with the
+  process, so its resident size stays at its peak.
 * `huge_pages_for_tensors`: PyTorch's CPU allocator asks the kernel for transparent huge pages
   (`madvise(MADV_HUGEPAGE)`) for tensors of 2 MB and more when `THP_MEM_ALLOC_ENABLE=1` is set
   before torch is imported (pytorch/pytorch#115990). Each decoded token reads every weight of the

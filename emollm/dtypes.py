@@ -27,6 +27,17 @@ def add_cpu_optimizations_argument(parser: argparse.ArgumentParser) -> None:
                              "attention, glibc's malloc defaults (slower on a CPU; for comparison, emollm.cpu_inference)")
 
 
+def cpu_optimizations_on(args: argparse.Namespace) -> bool:
+    """Whether a command runs with emollm.cpu_inference (no `--no-cpu-optimizations`); when it does,
+    also turns on huge pages for tensors, which works only before torch is imported: call it first."""
+    if args.no_cpu_optimizations:
+        return False
+    from emollm.allocator import huge_pages_for_tensors
+
+    huge_pages_for_tensors()
+    return True
+
+
 def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
     """True when the CPU advertises a bf16 instruction set (Linux /proc/cpuinfo flags)."""
     if cpuinfo is None:

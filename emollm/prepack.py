@@ -21,6 +21,7 @@ weight. emollm.cpu_inference applies it after anything that hashes or compiles t
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -33,6 +34,7 @@ from emollm.weight_only import replace_linear_layers
 logger = logging.getLogger(__name__)
 
 
+@functools.cache  # asked once per linear layer; the answer is the CPU's
 def packable_dtypes() -> frozenset[torch.dtype]:
     """The weight dtypes oneDNN computes on this CPU (bf16 and fp16 need the instructions)."""
     if not torch.backends.mkldnn.is_available():

@@ -9,8 +9,12 @@ import os
 from pathlib import Path
 
 from data_pipeline.errors import UserFacingError
-from emollm.allocator import huge_pages_for_tensors
-from emollm.dtypes import add_cpu_optimizations_argument, add_dtype_argument, resolve_dtype
+from emollm.dtypes import (
+    add_cpu_optimizations_argument,
+    add_dtype_argument,
+    cpu_optimizations_on,
+    resolve_dtype,
+)
 from emollm.fast_generate import add_compile_argument
 from emollm.quantization import add_quantization_argument
 
@@ -72,6 +76,7 @@ def _common(parser: argparse.ArgumentParser, port: int) -> None:
 
 
 def _engine(args):
+    optimized = cpu_optimizations_on(args)  # before torch is imported
     from serve.engine import Engine, EngineLimits
 
     model_dir = Path(args.model)
@@ -84,7 +89,7 @@ def _engine(args):
     names = getattr(args, "served_model_name", None) or [model_dir.resolve().name]
     return Engine.from_pretrained(model_dir, limits, names[0], dtype=resolve_dtype(args.dtype),
                                   quantization=args.quantization, compile_decode=args.compile_decode,
-                                  compile_towers=args.compile_towers, cpu_optimizations=not args.no_cpu_optimizations), names
+                                  compile_towers=args.compile_towers, cpu_optimizations=optimized), names
 
 
 def _policy(args):
@@ -120,8 +125,6 @@ def _chat_ui(engine, args, policy):
 
 
 def run_serve(args) -> int:
-    if not args.no_cpu_optimizations:
-        huge_pages_for_tensors()  # before torch is imported
     from serve.api import APISettings, create_app
     from serve.server import serve_forever
     from serve.ui import mount_ui
@@ -143,8 +146,6 @@ def run_serve(args) -> int:
 
 
 def run_chat(args) -> int:
-    if not args.no_cpu_optimizations:
-        huge_pages_for_tensors()  # before torch is imported
     policy = _policy(args)
     engine, _ = _engine(args)
     ui = _chat_ui(engine, args, policy)

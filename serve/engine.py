@@ -67,6 +67,10 @@ class EngineLimits:
     feature_cache_bytes: int = 512 * 2**20  # 0 turns the feature cache off
     threads: int | None = None  # torch intra-op threads (default: every core)
 
+    @property
+    def torch_threads(self) -> int:
+        return self.threads or os.cpu_count() or 1
+
 
 @dataclass
 class _Prepared:
@@ -122,7 +126,7 @@ class Engine:
         from emollm.fast_generate import DEFAULT_MAX_CACHE_LEN, enable_compiled_decoding, warm_up
         from emollm.quantization import quantize_llm
 
-        use_threads(limits.threads or os.cpu_count() or 1)
+        use_threads(limits.torch_threads)
         model, processor = load_model_dir(model_dir, **({"dtype": dtype} if dtype is not None else {}))
         quantize_llm(model, quantization)
         if compile_decode:
@@ -177,7 +181,7 @@ class Engine:
 
     # --- worker ------------------------------------------------------------------------------
     def _run(self) -> None:
-        use_threads(self.limits.threads or os.cpu_count() or 1)  # in the thread that runs the model
+        use_threads(self.limits.torch_threads)  # in the thread that runs the model
         while True:
             batch = self._next_batch()
             if batch is None:

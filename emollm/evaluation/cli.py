@@ -7,7 +7,7 @@ import sys
 
 from data_pipeline.errors import UserFacingError
 from data_pipeline.tasks import Task
-from emollm.allocator import huge_pages_for_tensors
+from emollm.dtypes import cpu_optimizations_on
 from emollm.records import ABLATIONS
 
 TASK_NAMES = [task.value for task in Task]
@@ -118,8 +118,7 @@ def _arguments(args) -> dict:
 
 
 def run_eval(args) -> int:
-    if not args.no_cpu_optimizations:
-        huge_pages_for_tensors()  # before torch is imported
+    optimized = cpu_optimizations_on(args)  # before torch is imported
     from emollm.evaluation.answering import ModelSource
     from emollm.evaluation.evaluate import EvalPlan, evaluate
 
@@ -127,7 +126,7 @@ def run_eval(args) -> int:
                     ablate_tasks=_tasks(args.ablate_tasks, "--ablate-tasks"), batch_size=args.batch_size,
                     limit=args.limit, max_new_tokens=_budgets(args.max_new_tokens))
     source = ModelSource(model_dir=args.model, name=args.name, dtype=args.dtype,
-                         cpu_optimizations=not args.no_cpu_optimizations)
+                         cpu_optimizations=optimized)
     report = evaluate(source, args.data, args.out, plan, judge=_judge(args), wheel=args.wheel,
                       overwrite=args.overwrite, overwrite_if_changed=args.overwrite_if_changed,
                       command=_arguments(args), threads=args.threads)
@@ -138,13 +137,12 @@ def run_eval(args) -> int:
 
 
 def run_predict(args) -> int:
-    if not args.no_cpu_optimizations:
-        huge_pages_for_tensors()  # before torch is imported
+    optimized = cpu_optimizations_on(args)  # before torch is imported
     from emollm.evaluation.predict import Predictor, expand_inputs, write_rows
 
     expand_inputs(args.inputs)  # a missing input fails before the model is loaded
     predictor = Predictor.from_pretrained(args.model, dtype=args.dtype, batch_size=args.batch_size,
-                                          threads=args.threads, cpu_optimizations=not args.no_cpu_optimizations)
+                                          threads=args.threads, cpu_optimizations=optimized)
     rows = predictor.predict_paths(args.inputs, task=args.task, subtitle=args.subtitle)
     write_rows(rows, args.out)
     failed = sum(row.get("error") is not None for row in rows)

@@ -159,6 +159,12 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
 
 
+def test_keep_freed_memory_says_whether_glibc_took_the_thresholds():
+    from emollm.allocator import keep_freed_memory
+
+    assert keep_freed_memory() is (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc")
+
+
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's; elsewhere nothing is changed")
 def test_freed_activations_are_reused_without_page_faults():
     faults = {mode: int(subprocess.run([sys.executable, "-c", FAULTS_SCRIPT, mode], capture_output=True, text=True,
@@ -205,6 +211,30 @@ def test_eval_records_whether_it_ran_optimized_and_never_mixes(tiny_model_dir, m
     with pytest.raises(UserFacingError, match="cpu_optimizations"):
         run(common)
     capsys.readouterr()
+
+
+FLAG_SCRIPT = """
+import argparse, os, sys
+from emollm.dtypes import cpu_optimizations_on
+off = cpu_optimizations_on(argparse.Namespace(no_cpu_optimizations=True))
+print(off, os.environ.get("THP_MEM_ALLOC_ENABLE"))
+on = cpu_optimizations_on(argparse.Namespace(no_cpu_optimizations=False))
+print(on, os.environ.get("THP_MEM_ALLOC_ENABLE"), "torch" in sys.modules)
+"""
+
+LATE_SCRIPT = """
+import torch
+from emollm.allocator import huge_pages_for_tensors
+print(huge_pages_for_tensors())
+"""
+
+
+def test_the_commands_turn_huge_pages_on_before_torch_unless_told_not_to():
+    env = {k: v for k, v in os.environ.items() if k != "THP_MEM_ALLOC_ENABLE"}
+    flag = subprocess.run([sys.executable, "-c", FLAG_SCRIPT], capture_output=True, text=True, check=True, env=env)
+    assert flag.stdout.split("\n")[:2] == ["False None", "True 1 False"]
+    late = subprocess.run([sys.executable, "-c", LATE_SCRIPT], capture_output=True, text=True, check=True, env=env)
+    assert late.stdout.strip() == "False"  # torch already imported: too late, and said so
 
 
 HUGE_PAGES_SCRIPT = """
