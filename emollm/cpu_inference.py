@@ -8,7 +8,10 @@ directory) made faster on a CPU, with the same weights and the same dtype:
   (emollm.prepack): the same kernels, the same outputs;
 * towers in bf16 / fp16 run attention as two matmuls and a softmax (emollm.encoder_attention),
   about twice as fast as PyTorch's CPU SDPA kernel there (in float32 that kernel is the faster, and
-  stays); their features match SDPA's to the dtype's rounding.
+  stays); their features match SDPA's to the dtype's rounding;
+* the LLM's decoding steps attend through two small matmuls and a float32 softmax
+  (emollm.decode_attention) instead of the SDPA kernel, whose fixed cost per call dominated there;
+  prefills keep SDPA.
 
 Never for a model that will train: prepacked weights take no gradient. `benchmarks/cpu_latency.py`
 times the served model with (the default) and without (`--no-cpu-optimizations`).
@@ -21,6 +24,7 @@ import logging
 import torch
 
 from emollm.allocator import keep_freed_memory
+from emollm.decode_attention import NAME as DECODE_ATTENTION
 from emollm.encoder_attention import NAME as TOWER_ATTENTION
 from emollm.prepack import prepack_linear_layers
 
@@ -41,9 +45,11 @@ def optimize_for_cpu(model, llm: bool = True, towers=None) -> dict[str, int]:
         [(name, model.towers[name]) for name in (model.towers if towers is None else towers)]
     packed = {name: prepack_linear_layers(part) for name, part in parts}
     for name, part in parts:
-        if name != "llm" and part.dtype in REDUCED_PRECISION:
+        if name == "llm":
+            part.set_attn_implementation(DECODE_ATTENTION)
+        elif part.dtype in REDUCED_PRECISION:
             part.set_attn_implementation(TOWER_ATTENTION)
-    logger.info("CPU inference: linear layers prepacked for oneDNN (%s); towers' attention: %s",
+    logger.info("CPU inference: linear layers prepacked for oneDNN (%s); attention: %s",
                 ", ".join(f"{n} {c}" for n, c in packed.items()),
-                {n: p.config._attn_implementation for n, p in parts if n != "llm"})
+                {n: p.config._attn_implementation for n, p in parts})
     return packed

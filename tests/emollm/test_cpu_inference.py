@@ -1,5 +1,6 @@
 """A model loaded to answer on a CPU (emollm.cpu_inference): prepacked linear layers compute what
-`nn.Linear` does, the towers' matmul-softmax attention what SDPA does, glibc keeps freed memory,
+`nn.Linear` does, the towers' matmul-softmax attention and the LLM's decoding attention what SDPA
+does, glibc keeps freed memory,
 and the serving engine and `emollm eval` apply it after hashing the towers' weights."""
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import torch
 from torch import nn
 
 from emollm.cpu_inference import optimize_for_cpu
+from emollm.decode_attention import NAME as DECODE_ATTENTION
+from emollm.decode_attention import decode_matmul_attention
 from emollm.encoder_attention import NAME as TOWER_ATTENTION
 from emollm.encoder_attention import matmul_softmax_attention
 from emollm.prepack import (
@@ -113,6 +116,44 @@ def test_matmul_softmax_attention_is_scaled_dot_product_attention(dtype, masked)
     assert relative_error(ours, reference) <= ROUNDING[dtype]
 
 
+def grouped_query_inputs(positions: int, dtype: torch.dtype):
+    """Queries of 6 heads sharing 2 key/value heads (as a KV cache holds them), 2 sequences of 17
+    cached positions, the second left-padded by 5 (SDPA's boolean mask: True = attend)."""
+    torch.manual_seed(0)
+    query = torch.randn(2, 6, positions, 16, dtype=dtype)
+    key, value = (torch.randn(2, 2, 17, 16, dtype=dtype) for _ in range(2))
+    mask = torch.ones(2, 1, positions, 17, dtype=torch.bool)
+    mask[1, ..., :5] = False
+    return query, key, value, mask
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("masked", [False, True])
+def test_decode_matmul_attention_is_scaled_dot_product_attention_for_one_query(dtype, masked):
+    query, key, value, mask = grouped_query_inputs(1, dtype)
+    mask = mask if masked else None
+    # the reference in float32, each query head against its key/value head repeated as transformers' repeat_kv does
+    reference = nn.functional.scaled_dot_product_attention(
+        query.float(), key.float().repeat_interleave(3, dim=1), value.float().repeat_interleave(3, dim=1),
+        attn_mask=mask, scale=0.3).transpose(1, 2)
+    ours, weights = decode_matmul_attention(nn.Module().eval(), query, key, value, mask, scaling=0.3)
+    assert weights is None and ours.shape == (2, 1, 6, 16) and ours.dtype == dtype
+    assert relative_error(ours, reference) <= ROUNDING[dtype]
+    if masked:  # the padded keys really are left out
+        unmasked, _ = decode_matmul_attention(nn.Module().eval(), query, key, value, None, scaling=0.3)
+        assert relative_error(unmasked[1], ours[1]) > 10 * ROUNDING[dtype]
+
+
+def test_decode_matmul_attention_leaves_a_prefill_to_sdpa():
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    query, key, value, mask = grouped_query_inputs(17, torch.bfloat16)
+    module = nn.Module().eval()
+    module.num_key_value_groups, module.is_causal = 3, True
+    ours, _ = decode_matmul_attention(module, query, key, value, mask, scaling=0.3)
+    assert torch.equal(ours, sdpa_attention_forward(module, query, key, value, mask, scaling=0.3)[0])
+
+
 @pytest.fixture(scope="module", params=DTYPES, ids=str)
 def tiny_in_dtype(request, tiny_model_dir):
     from emollm import EmoLLMForConditionalGeneration
@@ -134,17 +175,19 @@ def test_an_optimized_model_answers_as_the_plain_one(tiny_in_dtype):
     assert any(isinstance(m, nn.Linear) for m in model.adapters.modules())  # small: left as they are
     attention = {name: tower.config._attn_implementation for name, tower in model.towers.items()}
     assert set(attention.values()) == {TOWER_ATTENTION if dtype == torch.bfloat16 else "sdpa"}
-    assert model.language_model.config._attn_implementation == "sdpa"  # the LLM keeps its own (KV cache, causal)
+    assert model.language_model.config._attn_implementation == DECODE_ATTENTION
     torch.manual_seed(0)
     side = model.config.frame_config.image_size
     pixels = torch.randn(1, 4, 3, side, side)
-    ids = torch.randint(0, 200, (1, 12))
+    ids = torch.randint(1, 200, (2, 12))
+    padding = torch.ones_like(ids)
+    padding[1, :3] = 0  # left-padded, as the engine batches prompts
     with torch.no_grad():
         reference = tiny_in_dtype.encode_towers(frames_pixel_values=pixels)["frames"]
         assert relative_error(model.encode_towers(frames_pixel_values=pixels)["frames"], reference) <= ROUNDING[dtype]
         greedy = {"max_new_tokens": 8, "min_new_tokens": 8, "do_sample": False, "pad_token_id": 0}
-        expected = tiny_in_dtype.language_model.generate(input_ids=ids, **greedy)
-        assert torch.equal(model.language_model.generate(input_ids=ids, **greedy), expected)
+        expected = tiny_in_dtype.language_model.generate(input_ids=ids, attention_mask=padding, **greedy)
+        assert torch.equal(model.language_model.generate(input_ids=ids, attention_mask=padding, **greedy), expected)
 
 
 FAULTS_SCRIPT = """
