@@ -8,34 +8,45 @@ What it does, offline (nothing is downloaded):
    on transparent huge pages, as the served weights are; GB/s), on `--threads` threads;
 2. builds a random nano-2b with `emollm init --preset nano-2b --random`, the tiny tokenizer standing
    in for Qwen's in a temporary `HF_HOME` laid out like the hub cache, and saves it in bf16;
-3. writes a 10 s 1280x720 x264 clip with audio, and times each stage in this process (decoding +
+3. writes a 10 s 1280x720 x264 clip with audio, and times each stage in a child process (decoding +
    faces + audio, each tower, the adapters, the LLM prefill) on the model as `emollm serve` runs it
    (emollm.cpu_inference), counting each stage's FLOPs with `torch.utils.flop_counter` on the model
    as transformers builds it;
 4. serves the model with `emollm serve` (a real server on 127.0.0.1, the real `openai` client,
-   streamed): after one warm-up request about another clip, time to first token of the first turn
-   about the 720p clip (not seen before) and of the second (its features cached),
-   then decoding speed: in bf16 (the default), bf16 as transformers builds it
+   streamed), one server per way of serving: bf16 (the default), bf16 as transformers builds it
    (`--no-cpu-optimizations`), int8 and int4 (`--serving` adds compiled towers and decode step).
+   Each server in turn, after one warm-up request about another clip: time to first token of the
+   first turn about the 720p clip (not seen before). Then, with all of them up (an idle server
+   takes no CPU), `--repeats` rounds that visit every server: time to first token of a second turn
+   (the clip's features cached) and decoding speed, each measurement of decoding between two
+   measurements of the read bandwidth.
 
 Compute floor = the FLOPs of the towers on the clip + the LLM prefill of the prompt, at the matmul
 rate; bf16 roofline = read bandwidth / bytes of the LLM's bf16 weights (each decoded token reads
-them all once).
+them all once). This machine's read bandwidth moves between two levels (about 50 and 80 GB/s on
+2 cores) for seconds to minutes at a time, so each decoding measurement is set against the
+roofline of the better bandwidth measured just before and after it, and each format against bf16
+measured in the same round; the tables give medians over the rounds.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import gc
 import json
+import multiprocessing
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 # Run as a script, this folder comes first on sys.path, and benchmarks/serve.py would shadow the
@@ -47,8 +58,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from emollm.allocator import huge_pages_for_tensors  # noqa: E402
 
-# as `emollm serve` runs (before torch is imported): the stages in this process, and the machine's
-# read bandwidth, measured on the huge pages the served weights sit on
+# as `emollm serve` runs (before torch is imported): the stages (a spawned child inherits the variable),
+# and the machine's read bandwidth, measured on the huge pages the served weights sit on
 huge_pages_for_tensors()
 
 import torch  # noqa: E402
@@ -77,9 +88,14 @@ def matmul_gflops(threads: int, size: int = 2048, repeats: int = 10) -> float:
     return 2 * size**3 / _best_seconds(lambda: a @ b, repeats) / 1e9
 
 
+@functools.cache
+def _read_buffer() -> torch.Tensor:
+    return torch.ones(2**28, dtype=torch.float32)  # 1 GiB, allocated once (on huge pages, see above)
+
+
 def read_gbs(threads: int, repeats: int = 10) -> float:
     torch.set_num_threads(threads)
-    data = torch.ones(2**28, dtype=torch.float32)  # 1 GiB
+    data = _read_buffer()
     return data.numel() * 4 / _best_seconds(data.sum, repeats) / 1e9
 
 
@@ -149,7 +165,7 @@ def llm_weight_bytes(model) -> int:
     return total
 
 
-# --- stages in this process ----------------------------------------------------------------------
+# --- stages, timed in a child process ------------------------------------------------------------
 def count_flops(function) -> int:
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -201,7 +217,7 @@ def stage_timings(model_dir: Path, clip: Path, threads: int) -> tuple[list[dict]
         for (stage, function, marks), count in zip(stages, flops, strict=True):
             rows.append({"stage": stage, "seconds": _best_seconds(function, 2), "flops": count, **marks})
     facts["prompt_tokens"] = ids.shape[1]
-    return rows, facts  # the model is freed on return (the lambdas above hold it until then)
+    return rows, facts
 
 
 # --- the served model ----------------------------------------------------------------------------
@@ -224,6 +240,9 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}/v1"
 
     def __enter__(self):
+        import openai
+
+        self.client = openai.OpenAI(base_url=self.url, api_key="bench", max_retries=0, timeout=1800)
         deadline = time.monotonic() + 900
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -277,21 +296,48 @@ SERVING = {  # name -> `emollm serve` options
 DEFAULT_SERVING = ["bf16", "bf16 as transformers builds it", "int8", "int4"]  # compiled towers and decode step: slower here
 
 
-def served(model_dir: Path, clip: Path, args, env: dict, name: str) -> dict:
-    import openai
+def first_turn(server: Server, clip: Path) -> float:
+    """After a warm-up request about another clip, time to first token of a first turn about `clip`."""
+    chat(server.client, clip.with_name("warm-up.mp4"), 1)  # one-time set-up (codecs, detector, kernels)
+    return chat(server.client, clip, 1)  # a new clip: decoding, faces, towers, prefill, one token
 
-    extra = ["--served-model-name", "nano-2b", *SERVING[name]]
-    log = args.workdir / f"serve-{name.replace(' ', '')}.log"
-    started = time.perf_counter()
-    with Server(model_dir, clip.parent, args.threads, env, log, extra) as server:
-        ready = time.perf_counter() - started
-        client = openai.OpenAI(base_url=server.url, api_key="bench", max_retries=0, timeout=1800)
-        chat(client, clip.with_name("warm-up.mp4"), 1)  # one-time set-up (codecs, detector, kernels)
-        first = chat(client, clip, 1)  # a new clip: decoding, faces, towers, prefill, one token
-        second = min(chat(client, clip, 1) for _ in range(args.repeats))  # the clip's features cached
-        longer = min(chat(client, clip, args.tokens) for _ in range(args.repeats))
-        decode = (args.tokens - 1) / (longer - second)  # the same prompt: the difference is decoding
-    return {"format": name, "ready": ready, "ttft_first": first, "ttft_second": second, "decode": decode}
+
+def decode_round(server: Server, clip: Path, args) -> dict:
+    """A second turn's time to first token (the clip's features cached) and the decoding speed,
+    between two measurements of the read bandwidth (GB/s; the better counts)."""
+    before = read_gbs(args.threads, repeats=3)
+    second = chat(server.client, clip, 1)
+    longer = chat(server.client, clip, args.tokens)
+    read = max(before, read_gbs(args.threads, repeats=3))
+    return {"ttft_second": second, "decode": (args.tokens - 1) / (longer - second), "read": read}  # same prompt
+
+
+def serve_all(model_dir: Path, clip: Path, args, env: dict) -> list[dict]:
+    """Every way of serving in `args.serving`: first turns one server at a time, then `args.repeats`
+    rounds of decoding across all of them (medians, and each round's ratio to the first)."""
+    runs = []
+    with contextlib.ExitStack() as stack:
+        servers = {}
+        for name in args.serving:
+            log = args.workdir / f"serve-{name.replace(' ', '')}.log"
+            started = time.perf_counter()
+            servers[name] = stack.enter_context(
+                Server(model_dir, clip.parent, args.threads, env, log, ["--served-model-name", "nano-2b", *SERVING[name]]))
+            ready = time.perf_counter() - started
+            runs.append({"format": name, "ready": ready, "ttft_first": first_turn(servers[name], clip), "rounds": []})
+            print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
+        for _ in range(args.repeats):
+            for run in runs:
+                run["rounds"].append(decode_round(servers[run["format"]], clip, args))
+                print(json.dumps({run["format"]: run["rounds"][-1]}), file=sys.stderr, flush=True)
+    baseline = runs[0]["rounds"]
+    for run in runs:
+        run["ttft_second"] = statistics.median(r["ttft_second"] for r in run["rounds"])
+        run["decode"] = statistics.median(r["decode"] for r in run["rounds"])
+        run["read"] = statistics.median(r["read"] for r in run["rounds"])
+        run["x_baseline"] = statistics.median(r["decode"] / b["decode"] for r, b in zip(run["rounds"], baseline,
+                                                                                         strict=True))
+    return runs
 
 
 # --- report --------------------------------------------------------------------------------------
@@ -300,7 +346,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--preset", default="nano-2b", help="model preset (tiny: a quick check of this script)")
     parser.add_argument("--tokens", type=int, default=48, help="tokens per decode-speed request")
-    parser.add_argument("--repeats", type=int, default=2, help="decode-speed requests (best counts)")
+    parser.add_argument("--repeats", type=int, default=5, help="rounds of second turns and decoding across the servers "
+                        "(medians count)")
     parser.add_argument("--serving", nargs="+", default=DEFAULT_SERVING, choices=list(SERVING),
                         help=f"ways to serve, each its own `emollm serve` (default: {' '.join(DEFAULT_SERVING)}; "
                              "the first is the baseline)")
@@ -315,55 +362,56 @@ def main(argv: list[str] | None = None) -> int:
     model_dir = build_model_dir(args.workdir, env, args.preset)
     clip = make_clip(args.workdir / "media" / "clip_10s_720p.mp4")
     make_clip(clip.with_name("warm-up.mp4"), seconds=2, width=320, height=240)
-    stages, facts = stage_timings(model_dir, clip, args.threads)
+    # in a child process that then exits: its model's memory goes back to the system before four servers start
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as child:
+        stages, facts = child.submit(stage_timings, model_dir, clip, args.threads).result()
     print(json.dumps({"machine": machine, "stages": stages, "facts": facts}), file=sys.stderr, flush=True)
-    runs = []
-    for name in args.serving:
-        runs.append(served(model_dir, clip, args, env, name))
-        print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
+    runs = serve_all(model_dir, clip, args, env)
     machine_after = {"matmul": matmul_gflops(args.threads), "read": read_gbs(args.threads)}
     report(args, machine, machine_after, stages, facts, runs)
     return 0
 
 
 def report(args, machine, machine_after, stages, facts, runs) -> None:
-    # the machine's limits: the better of the two measurements (a shared or throttled moment only lowers
-    # one, and the better one makes the floor and the roofline the harder to approach)
-    best = {key: max(machine[key], machine_after[key]) for key in machine}
-    rate = best["matmul"] * 1e9
+    # the matmul rate: the better of the two measurements (a shared or throttled moment only lowers one,
+    # and the better one makes the floor the harder to approach)
+    rate = max(machine["matmul"], machine_after["matmul"]) * 1e9
     floor_flops = sum(row["flops"] for row in stages if row.get("floor"))
     prefill_flops = sum(row["flops"] for row in stages if row.get("prefill"))
     floor, prefill_floor = floor_flops / rate, prefill_flops / rate
-    roofline = best["read"] * 1e9 / facts["llm_bytes_bf16"]
-    bf16 = runs[0]
+    weights = facts["llm_bytes_bf16"]
+    reads = [r["read"] for run in runs for r in run["rounds"]]
     load = os.getloadavg()
     print(f"\n### {args.preset} (random init) on CPU: {args.threads} threads, {os.cpu_count()} cores, "
           f"load average {load[0]:.1f} / {load[1]:.1f} at the end\n")
     print(tabulate([
-        ["bf16 2048x2048 matmul", f"{machine['matmul']:.0f} GFLOP/s", f"{machine_after['matmul']:.0f} GFLOP/s"],
-        ["read bandwidth (fp32 sum over 1 GiB)", f"{machine['read']:.1f} GB/s", f"{machine_after['read']:.1f} GB/s"],
-    ], headers=["this machine", "at the start", "at the end"], tablefmt="github"))
+        ["bf16 2048x2048 matmul", f"{machine['matmul']:.0f} GFLOP/s", f"{machine_after['matmul']:.0f} GFLOP/s", ""],
+        ["read bandwidth (fp32 sum over 1 GiB)", f"{machine['read']:.1f} GB/s", f"{machine_after['read']:.1f} GB/s",
+         f"{min(reads):.1f}-{max(reads):.1f} GB/s"],
+    ], headers=["this machine", "at the start", "at the end", "around each decoding measurement"], tablefmt="github"))
     print()
     print(tabulate([[row["stage"], f"{row['seconds']:.2f}",
                      f"{row['flops'] / 1e9:.0f}" if "flops" in row else "",
                      f"{row['flops'] / row['seconds'] / 1e9:.0f}" if "flops" in row else "",
                      f"{row['flops'] / row['seconds'] / rate:.0%}" if "flops" in row else ""] for row in stages],
-                   headers=["stage (bf16, in process, as served)", "seconds", "GFLOP", "GFLOP/s", "of matmul rate"],
+                   headers=["stage (bf16, as served)", "seconds", "GFLOP", "GFLOP/s", "of matmul rate"],
                    tablefmt="github"))
     print(f"\ntowers' attention: {facts['attention']}; prompt {facts['prompt_tokens']} tokens; "
-          f"bf16 LLM weights {facts['llm_bytes_bf16'] / 1e9:.2f} GB\n")
+          f"bf16 LLM weights {weights / 1e9:.2f} GB\n")
     rows = []
     for run in runs:
+        x_roofline = statistics.median(r["decode"] / (r["read"] * 1e9 / weights) for r in run["rounds"])
         rows.append([run["format"], f"{run['ttft_first']:.2f}", f"{run['ttft_first'] / floor:.2f}",
                      f"{run['ttft_second']:.2f}", f"{run['ttft_second'] / prefill_floor:.2f}",
-                     f"{run['decode']:.2f}", f"{run['decode'] / roofline:.2f}", f"{run['decode'] / bf16['decode']:.2f}"])
-    print(f"compute floor {floor:.2f} s ({floor_flops / 1e12:.2f} TFLOP of towers + prefill at the matmul rate); "
-          f"prefill alone {prefill_floor:.2f} s; bf16 roofline {roofline:.2f} tok/s "
-          f"({best['read']:.1f} GB/s / {facts['llm_bytes_bf16'] / 1e9:.2f} GB); both from the better of the two "
-          "measurements of the machine\n")
+                     f"{run['decode']:.2f}", f"{run['read'] * 1e9 / weights:.2f}", f"{x_roofline:.2f}",
+                     f"{run['x_baseline']:.2f}"])
+    print(f"compute floor {floor:.2f} s ({floor_flops / 1e12:.2f} TFLOP of towers + prefill at the better matmul rate); "
+          f"prefill alone {prefill_floor:.2f} s; bf16 roofline = read bandwidth around each decoding measurement / "
+          f"{weights / 1e9:.2f} GB; decoding columns are medians over {args.repeats} rounds\n")
     print(tabulate(rows, headers=["served by `emollm serve` (openai client, streamed)", "TTFT 1st turn s",
                                   "x floor (goal <= 1.5)", "TTFT 2nd turn s (cached clip)", "x prefill floor (<= 1.5)",
-                                  "decode tok/s", "x bf16 roofline (>= 0.6)", f"x {bf16['format']}"],
+                                  "decode tok/s", "bf16 roofline tok/s", "x bf16 roofline (>= 0.6)",
+                                  f"x {runs[0]['format']} (same round)"],
                    tablefmt="github"))
     print("\nserver start-up (load + warm-up): " + ", ".join(f"{r['format']} {r['ready']:.0f} s" for r in runs))
 
