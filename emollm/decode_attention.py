@@ -2,11 +2,13 @@
 (and its mask with `AttentionMaskInterface`) so the LLM switches to it by name.
 
 A decoding step attends one query per sequence to the cached keys. PyTorch's CPU
-`scaled_dot_product_attention` (its flash kernel) spends about 0.25 ms a layer on that, 7 ms per token
-for a 28-layer LLM on 2 cores, and served bf16 decoding of a nano-2b swung between 11 and 15 tokens/s
-with it; two small matmuls around a float32 softmax (transformers' eager attention, without copying
-the keys and values for each query head) decoded 16 tokens/s steadily (benchmarks/cpu_latency.py).
-A prefill (more than one query) keeps SDPA, which never builds the full score matrix.
+`scaled_dot_product_attention` (its flash kernel) spends far more on that than the arithmetic needs,
+and more the longer the cache: per layer of nano-2b's LLM (12 query heads on 2 key/value heads, bf16,
+2 cores; benchmarks/decode_attention.py) 236 us at 200 cached tokens, 1151 us at 1000, 5099 us at
+4000, against 60, 73 and 207 us for two small matmuls around a float32 softmax (transformers' eager
+attention, without copying the keys and values for each query head). Over 28 layers, at 4000
+cached tokens, that is 143 ms a token against 6. A prefill (more than one query) keeps SDPA, which
+never builds the full score matrix.
 """
 
 from __future__ import annotations
