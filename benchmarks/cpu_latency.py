@@ -17,13 +17,13 @@ What it does, offline (nothing is downloaded):
    (`--no-cpu-optimizations`), int8 and int4 (`--serving` adds compiled towers and decode step).
    Each server in turn, after one warm-up request about another clip: time to first token of the
    first turn about the 720p clip (not seen before). Then, with all of them up (an idle server
-   takes no CPU), `--repeats` rounds that visit every server: time to first token of a second turn
+   takes no CPU; the four default ones hold about 14 GB of memory), `--repeats` rounds that visit every server: time to first token of a second turn
    (the clip's features cached) and decoding speed, each measurement of decoding between two
    measurements of the read bandwidth.
 
 Compute floor = the FLOPs of the towers on the clip + the LLM prefill of the prompt, at the matmul
 rate; bf16 roofline = read bandwidth / bytes of the LLM's bf16 weights (each decoded token reads
-them all once). This machine's read bandwidth moves between two levels (about 50 and 80 GB/s on
+them all once). This machine's read bandwidth moves between two levels (about 45 and 80 GB/s on
 2 cores) for seconds to minutes at a time, so each decoding measurement is set against the
 roofline of the better bandwidth measured just before and after it, and each format against bf16
 measured in the same round; the tables give medians over the rounds.
