@@ -20,6 +20,8 @@ from abc import ABC, abstractmethod
 import torch
 from torch import nn
 
+from emollm.int4_kernel import native_int4_kernel
+
 
 class _WeightOnlyLinear(nn.Module, ABC):
     """What both formats share: the `nn.Linear` interface on flattened rows, and the bias; each
@@ -75,13 +77,19 @@ class Int8WeightOnlyLinear(_WeightOnlyLinear):
 
 class Int4WeightOnlyLinear(_WeightOnlyLinear):
     """int4 weights in asymmetric groups of `GROUP_SIZE` input channels: w = (q - 8) * scale + zero,
-    the kernel's convention. The kernel needs rows in multiples of 16: others are padded with zeros."""
+    PyTorch's int4 kernel's convention. In bf16, with `in_features` a multiple of 64, on a CPU with
+    AVX512-BF16, the weights are laid out for emollm.int4_kernel: decoding steps (up to
+    `KERNEL_MAX_ROWS` rows) run its matrix-vector products, longer inputs one bf16 GEMM on the
+    weights dequantized for that call. Elsewhere `torch._weight_int4pack_mm_for_cpu` runs them all;
+    it needs rows in multiples of 16, so others are padded with zeros (either way)."""
 
     format = "int4"
-    GROUP_SIZE = 32  # the smallest group the kernel takes: the closest to bf16 (1 extra bit per weight)
+    GROUP_SIZE = 32  # the smallest group PyTorch's kernel takes: the closest to bf16 (1 extra bit per weight)
     ROW_MULTIPLE = 16
+    KERNEL_MAX_ROWS = 4  # above, dequantizing once and one GEMM beat a matrix-vector product per row
 
-    def __init__(self, linear: nn.Linear):
+    def __init__(self, linear: nn.Linear, native: bool | None = None):
+        """`native`: whether to use emollm.int4_kernel (None: wherever it can run)."""
         super().__init__(linear)
         weight = linear.weight.detach().float()
         padded_rows = -(-self.out_features // self.ROW_MULTIPLE) * self.ROW_MULTIPLE
@@ -91,8 +99,17 @@ class Int4WeightOnlyLinear(_WeightOnlyLinear):
         scale = ((high - low) / 15).clamp(min=1e-12)
         codes = torch.round((groups - low[..., None]) / scale[..., None]).clamp(0, 15).to(torch.int32)
         zero = low + 8 * scale
-        self.register_buffer("weight", torch._convert_weight_to_int4pack_for_cpu(
-            codes.reshape(padded_rows, self.in_features), 1))  # 1: inner k-tiles, unused by the CPU kernel
+        codes = codes.reshape(padded_rows, self.in_features)
+        can_run = self.compute_dtype == torch.bfloat16 and self.in_features % 64 == 0 and native_int4_kernel() is not None
+        self.native = can_run if native is None else native
+        if self.native and not can_run:
+            raise ValueError("the int4 kernel needs bf16 weights, in_features a multiple of 64 and an x86 CPU with "
+                             "AVX512-BF16")
+        if self.native:
+            for name, tensor in pack_for_native_kernel(codes, scale, zero).items():
+                self.register_buffer(name, tensor)
+            return
+        self.register_buffer("weight", torch._convert_weight_to_int4pack_for_cpu(codes, 1))  # 1: inner k-tiles, unused on CPU
         # [in_features / GROUP_SIZE, rows, (scale, zero)], the layout the kernel reads
         self.register_buffer("scales_and_zeros",
                              torch.stack([scale.t(), zero.t()], dim=-1).to(self.compute_dtype).contiguous())
@@ -102,8 +119,30 @@ class Int4WeightOnlyLinear(_WeightOnlyLinear):
         return linear.in_features % cls.GROUP_SIZE == 0
 
     def _matmul(self, flat: torch.Tensor) -> torch.Tensor:
-        out = torch._weight_int4pack_mm_for_cpu(flat, self.weight, self.GROUP_SIZE, self.scales_and_zeros)
+        if not self.native:
+            out = torch._weight_int4pack_mm_for_cpu(flat, self.weight, self.GROUP_SIZE, self.scales_and_zeros)
+        elif flat.shape[0] <= self.KERNEL_MAX_ROWS:
+            out = torch.ops.emollm.int4_matmul(flat, self.codes, self.scales, self.zeros)
+        else:
+            out = nn.functional.linear(flat, torch.ops.emollm.int4_dequantize(self.in_features, self.codes,
+                                                                              self.scales, self.zeros))
         return out[:, : self.out_features] if out.shape[1] != self.out_features else out
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + (", AVX512-BF16 kernel" if self.native else "")
+
+
+def pack_for_native_kernel(codes: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor) -> dict[str, torch.Tensor]:
+    """int4 codes [rows, in_features] (0..15) and each group's scale and zero [rows, in_features / 32]
+    in the layout of emollm/kernels/int4_matvec.cpp (described there): tiles of 4 rows, 64-weight
+    blocks of 32 bytes, bf16 scales and zeros."""
+    rows, in_features = codes.shape
+    tiles, blocks = rows // 4, in_features // 64
+    halves = codes.to(torch.uint8).reshape(rows, blocks, 2, 32)  # channels j and j + 32 of each block
+    packed = (halves[:, :, 0] | (halves[:, :, 1] << 4)).reshape(tiles, 4, blocks, 32).transpose(1, 2)
+    return {"codes": packed.contiguous(),
+            "scales": scale.to(torch.bfloat16).reshape(tiles, 4, blocks, 2).transpose(1, 2).contiguous(),
+            "zeros": zero.to(torch.bfloat16).reshape(tiles, 4, blocks * 2).contiguous()}
 
 
 FORMATS: dict[str, type[_WeightOnlyLinear]] = {cls.format: cls for cls in (Int8WeightOnlyLinear, Int4WeightOnlyLinear)}
