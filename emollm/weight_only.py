@@ -1,14 +1,18 @@
-"""Weight-only quantized linear layers on the CPU kernels PyTorch ships for these formats (what
-Inductor lowers torchao's int8 / int4 weight-only patterns to). Called directly they are fast in
-eager mode too, so decoding reads fewer bytes than bf16 without a compile step.
+"""Weight-only quantized linear layers on CPU kernels (what Inductor lowers torchao's int8 / int4
+weight-only patterns to, and an int4 kernel of our own). Called directly they are fast in eager mode
+too, so decoding reads fewer bytes than bf16 without a compile step.
 
 * `int8`: one scale per output channel, `torch._weight_int8pack_mm`.
-* `int4`: asymmetric groups of `GROUP_SIZE` input channels (a scale and a zero each),
-  `torch._weight_int4pack_mm_for_cpu` on weights packed by `torch._convert_weight_to_int4pack_for_cpu`,
-  for the MLPs (88 % of a nano-2b layer's weights); the attention projections and the output layer
-  stay int8, as llama.cpp's 4-bit mixes keep some tensors at more bits. Measured on the demo model
+* `int4`: asymmetric groups of `GROUP_SIZE` input channels (a scale and a zero each), for the MLPs
+  (88 % of a nano-2b layer's weights); the attention projections and the output layer stay int8, as
+  llama.cpp's 4-bit mixes keep some tensors at more bits. Measured on the demo model
   (benchmarks/quantization_accuracy.py, 420 held-out clips): every layer in int4 moved OV-MER by
-  1.0 point, int4 with an int8 output layer moved ERG by 1.2, this mix stays within 0.72.
+  1.0 point, int4 with an int8 output layer moved ERG by 1.2, this mix stays within 1. In bf16 on an
+  x86 CPU with AVX512-BF16 it runs on emollm.int4_kernel (decoding steps: its matrix-vector product;
+  a prefill: one GEMM on the weights dequantized for the call, 1.5-1.7 x PyTorch's int4 kernel
+  there); elsewhere on `torch._weight_int4pack_mm_for_cpu` (weights packed by
+  `torch._convert_weight_to_int4pack_for_cpu`). Both read the same 4 bits and bf16 scale and zero
+  per group, and compute the same products up to the order of additions.
 
 Activations stay in the model's dtype. Quantizing happens at load time; nothing is saved.
 """
