@@ -1,20 +1,21 @@
-"""Weight-only quantized linear layers on CPU kernels (what Inductor lowers torchao's int8 / int4
-weight-only patterns to, and an int4 kernel of our own). Called directly they are fast in eager mode
-too, so decoding reads fewer bytes than bf16 without a compile step.
+"""Weight-only quantized linear layers for CPU decoding: int8 and int4 kernels of our own for x86
+CPUs with AVX512-BF16 (emollm.native_kernels, in bf16), PyTorch's (what Inductor lowers torchao's
+int8 / int4 weight-only patterns to) elsewhere. Called directly they are fast in eager mode too, so
+decoding reads fewer bytes than bf16 without a compile step.
 
-* `int8`: one scale per output channel, `torch._weight_int8pack_mm`.
+* `int8`: one scale per output channel; `torch._weight_int8pack_mm` or our int8 product (1.4-1.5 x
+  its speed on 2 cores).
 * `int4`: asymmetric groups of `GROUP_SIZE` input channels (a scale and a zero each), for the MLPs
   (88 % of a nano-2b layer's weights); the attention projections and the output layer stay int8, as
   llama.cpp's 4-bit mixes keep some tensors at more bits. Measured on the demo model
   (benchmarks/quantization_accuracy.py, 420 held-out clips): every layer in int4 moved OV-MER by
-  1.0 point, int4 with an int8 output layer moved ERG by 1.2, this mix stays within 1. In bf16 on an
-  x86 CPU with AVX512-BF16 it runs on emollm.int4_kernel (decoding steps: its matrix-vector product;
-  a prefill: one GEMM on the weights dequantized for the call, 1.5-1.7 x PyTorch's int4 kernel
-  there); elsewhere on `torch._weight_int4pack_mm_for_cpu` (weights packed by
-  `torch._convert_weight_to_int4pack_for_cpu`). Both read the same 4 bits and bf16 scale and zero
-  per group, and compute the same products up to the order of additions.
+  1.0 point, int4 with an int8 output layer moved ERG by 1.2, this mix stays within 1. Our kernel
+  for decoding steps, and for a prefill one GEMM on the weights dequantized for the call (1.5-1.7 x
+  PyTorch's int4 kernel there); elsewhere `torch._weight_int4pack_mm_for_cpu`. Both layouts hold
+  the same 4 bits and bf16 scale and zero per group.
 
-Activations stay in the model's dtype. Quantizing happens at load time; nothing is saved.
+Either way the products are the same up to the order of additions (tested). Activations stay in the
+model's dtype. Quantizing happens at load time; nothing is saved.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from abc import ABC, abstractmethod
 import torch
 from torch import nn
 
-from emollm.int4_kernel import native_int4_kernel
+from emollm.native_kernels import native_kernels
 
 
 class _WeightOnlyLinear(nn.Module, ABC):
@@ -59,30 +60,48 @@ class _WeightOnlyLinear(nn.Module, ABC):
 
 
 class Int8WeightOnlyLinear(_WeightOnlyLinear):
-    """int8 weights, symmetric, one scale per output channel."""
+    """int8 weights, symmetric, one scale per output channel. In bf16, with `in_features` a multiple
+    of 32 and rows a multiple of 4, on a CPU with AVX512-BF16, decoding steps run emollm.native_kernels's
+    int8 matrix-vector product (rows in tiles of 4); elsewhere `torch._weight_int8pack_mm`."""
 
     format = "int8"
     KERNEL_MAX_ROWS = 8  # decoding steps (a few rows) take the int8 kernel; longer inputs use the bf16 GEMM
 
-    def __init__(self, linear: nn.Linear):
+    def __init__(self, linear: nn.Linear, native: bool | None = None):
+        """`native`: whether to use emollm.native_kernels's int8 product (None: wherever it can run)."""
         super().__init__(linear)
         weight = linear.weight.detach().float()
         scales = weight.abs().amax(dim=1).clamp(min=1e-12) / 127.0
-        self.register_buffer("weight", torch.round(weight / scales[:, None]).clamp(-127, 127).to(torch.int8))
+        codes = torch.round(weight / scales[:, None]).clamp(-127, 127).to(torch.int8)
         self.register_buffer("scales", scales.to(self.compute_dtype))
+        can_run = (self.compute_dtype == torch.bfloat16 and self.in_features % 32 == 0 and self.out_features % 4 == 0
+                   and native_kernels() is not None)
+        self.native = can_run if native is None else native
+        if self.native and not can_run:
+            raise ValueError("the int8 kernel needs bf16 weights, in_features a multiple of 32, rows a multiple of 4 "
+                             "and an x86 CPU with AVX512-BF16")
+        if self.native:  # tiles of 4 rows, 32-channel blocks: [rows / 4, in_features / 32, 4, 32]
+            codes = codes.reshape(self.out_features // 4, 4, self.in_features // 32, 32).transpose(1, 2).contiguous()
+        self.register_buffer("weight", codes)
 
     def _matmul(self, flat: torch.Tensor) -> torch.Tensor:
         if flat.shape[0] <= self.KERNEL_MAX_ROWS:
+            if self.native:
+                return torch.ops.emollm.int8_matmul(flat, self.weight, self.scales)
             return torch._weight_int8pack_mm(flat, self.weight, self.scales)
         # a prefill is compute-bound, where the GEMM beats the int8 kernel (benchmarks/cpu_latency.py):
         # one conversion pass over the weight, the per-channel scale applied to the (smaller) output
-        return nn.functional.linear(flat, self.weight.to(flat.dtype)) * self.scales
+        weight = self.weight.transpose(1, 2).reshape(self.out_features, self.in_features) if self.native else self.weight
+        return nn.functional.linear(flat, weight.to(flat.dtype)) * self.scales
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + (", AVX512-BF16 kernel" if self.native else "")
 
 
 class Int4WeightOnlyLinear(_WeightOnlyLinear):
     """int4 weights in asymmetric groups of `GROUP_SIZE` input channels: w = (q - 8) * scale + zero,
     PyTorch's int4 kernel's convention. In bf16, with `in_features` a multiple of 64, on a CPU with
-    AVX512-BF16, the weights are laid out for emollm.int4_kernel: decoding steps (up to
+    AVX512-BF16, the weights are laid out for emollm.native_kernels: decoding steps (up to
     `KERNEL_MAX_ROWS` rows) run its matrix-vector products, longer inputs one bf16 GEMM on the
     weights dequantized for that call. Elsewhere `torch._weight_int4pack_mm_for_cpu` runs them all;
     it needs rows in multiples of 16, so others are padded with zeros (either way)."""
@@ -93,7 +112,7 @@ class Int4WeightOnlyLinear(_WeightOnlyLinear):
     KERNEL_MAX_ROWS = 4  # above, dequantizing once and one GEMM beat a matrix-vector product per row
 
     def __init__(self, linear: nn.Linear, native: bool | None = None):
-        """`native`: whether to use emollm.int4_kernel (None: wherever it can run)."""
+        """`native`: whether to use emollm.native_kernels (None: wherever it can run)."""
         super().__init__(linear)
         weight = linear.weight.detach().float()
         padded_rows = -(-self.out_features // self.ROW_MULTIPLE) * self.ROW_MULTIPLE
@@ -104,7 +123,7 @@ class Int4WeightOnlyLinear(_WeightOnlyLinear):
         codes = torch.round((groups - low[..., None]) / scale[..., None]).clamp(0, 15).to(torch.int32)
         zero = low + 8 * scale
         codes = codes.reshape(padded_rows, self.in_features)
-        can_run = self.compute_dtype == torch.bfloat16 and self.in_features % 64 == 0 and native_int4_kernel() is not None
+        can_run = self.compute_dtype == torch.bfloat16 and self.in_features % 64 == 0 and native_kernels() is not None
         self.native = can_run if native is None else native
         if self.native and not can_run:
             raise ValueError("the int4 kernel needs bf16 weights, in_features a multiple of 64 and an x86 CPU with "
@@ -138,7 +157,7 @@ class Int4WeightOnlyLinear(_WeightOnlyLinear):
 
 def pack_for_native_kernel(codes: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor) -> dict[str, torch.Tensor]:
     """int4 codes [rows, in_features] (0..15) and each group's scale and zero [rows, in_features / 32]
-    in the layout of emollm/kernels/int4_matvec.cpp (described there): tiles of 4 rows, 64-weight
+    in the layout of emollm/kernels/weight_only_matvec.cpp (described there): tiles of 4 rows, 64-weight
     blocks of 32 bytes, bf16 scales and zeros."""
     rows, in_features = codes.shape
     tiles, blocks = rows // 4, in_features // 64

@@ -34,35 +34,37 @@ def test_weight_only_linear_is_close_to_the_bf16_one(format, rows, out_features)
     assert relative < TOLERANCE[format], relative
 
 
-@pytest.mark.parametrize("rows", [1, 3, 9])  # up to 4: a matrix-vector product per row; more: dequantized + GEMM
+@pytest.mark.parametrize("format", list(FORMATS))
+@pytest.mark.parametrize("rows", [1, 3, 9])  # int4 up to 4 (int8 up to 8): a matrix-vector product per row
 @pytest.mark.parametrize("out_features", [160, 100])
-def test_the_int4_kernel_computes_what_pytorchs_int4_kernel_does(rows, out_features):
-    from emollm.int4_kernel import CPU_FLAGS, _cpu_has_flags
+def test_our_kernels_compute_what_pytorchs_do(format, rows, out_features):
+    from emollm.native_kernels import CPU_FLAGS, _cpu_has_flags
 
     torch.manual_seed(0)
     linear = nn.Linear(192, out_features).to(torch.bfloat16)
-    ours = Int4WeightOnlyLinear(linear)
+    ours = FORMATS[format](linear)
     # where the CPU has the instructions the kernel must build and run (a failed build is a failure here)
     assert ours.native == (_cpu_has_flags() and platform.machine() == "x86_64"), CPU_FLAGS
     if not ours.native:
-        pytest.skip(f"this CPU lacks {CPU_FLAGS}: PyTorch's kernel serves, as the other tests check")
-    reference = Int4WeightOnlyLinear(linear, native=False)
+        pytest.skip(f"this CPU lacks {CPU_FLAGS}: PyTorch's kernels serve, as the other tests check")
+    reference = FORMATS[format](linear, native=False)
     x = torch.randn(2, rows, 192, dtype=torch.bfloat16)
     with torch.no_grad():
         expected, got = reference(x).float(), ours(x).float()
     assert got.shape == expected.shape == (2, rows, out_features)
-    # the same weights; a matrix-vector product adds in another order, a GEMM on weights rounded to bf16
+    # the same weights; a matrix-vector product adds in another order, an int4 GEMM runs on weights rounded to bf16
     assert (got - expected).norm() / expected.norm() < (1e-3 if 2 * rows <= ours.KERNEL_MAX_ROWS else 1e-2)
     stored = {name: sum(b.numel() * b.element_size() for b in layer.buffers()) for name, layer in
               (("ours", ours), ("pytorch", reference))}
-    assert stored["ours"] == stored["pytorch"]  # 4 bits + a bf16 scale and zero per 32 weights, + the bias
+    assert stored["ours"] == stored["pytorch"]  # the same bytes, laid out for our kernel
 
 
-def test_the_int4_kernel_refuses_what_it_cannot_run():
-    with pytest.raises(ValueError, match="in_features a multiple of 64"):
-        Int4WeightOnlyLinear(nn.Linear(96, 32).to(torch.bfloat16), native=True)
+@pytest.mark.parametrize("format", list(FORMATS))
+def test_our_kernels_refuse_what_they_cannot_run(format):
+    with pytest.raises(ValueError, match="in_features a multiple of"):
+        FORMATS[format](nn.Linear({"int8": 48, "int4": 96}[format], 32).to(torch.bfloat16), native=True)
     with pytest.raises(ValueError, match="bf16 weights"):
-        Int4WeightOnlyLinear(nn.Linear(128, 32), native=True)  # float32
+        FORMATS[format](nn.Linear(128, 32), native=True)  # float32
 
 
 def test_the_formats_store_fewer_bytes_than_bf16():

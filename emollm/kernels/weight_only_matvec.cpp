@@ -1,8 +1,9 @@
-// int4 weight-only linear layers for decoding on x86 CPUs with AVX512-BF16. Written here because no
-// kernel this project can install does it at memory speed on a few cores: PyTorch's
-// `_weight_int4pack_mm_for_cpu` converts every weight through float32 and is bound by that
-// arithmetic (about 65 G weights/s on 2 cores), bitsandbytes' CPU gemv_4bit measured slower still,
-// and torchao's VNNI kernels ship only in its CPU wheels. Here a 4-bit code q becomes a bf16 number
+// int4 and int8 weight-only matrix-vector products for decoding on x86 CPUs with AVX512-BF16. Written
+// here because no kernel this project can install does it near memory speed on a few cores:
+// PyTorch's `_weight_int4pack_mm_for_cpu` converts every weight through float32 and is bound by that
+// arithmetic (about 65 G weights/s on 2 cores), its `_weight_int8pack_mm` read 25-29 GB/s here,
+// bitsandbytes' CPU gemv_4bit measured slower still, and torchao's VNNI kernels ship only in its CPU
+// wheels. Here a 4-bit code q becomes a bf16 number
 // with one integer OR (the bf16 bits 0x4300 | q are exactly 128 + q), and `vdpbf16ps` multiplies
 // 32 of them with the input in one instruction.
 //
@@ -96,6 +97,26 @@ void matvec_tile(const uint16_t* x, const float* group_sums, const uint8_t* code
   }
 }
 
+// int8 weights, one scale per row: codes [rows / 4, in_features / 32, 4, 32] int8, scales [rows] bf16.
+// Each int8 is exact in bf16; it gets there through float32 (vpmovsxbd, vcvtdq2ps, vcvtne2ps2bf16).
+__attribute__((target("avx2,fma,avx512f,avx512bw,avx512bf16")))
+void int8_matvec_tile(const uint16_t* x, const int8_t* codes, const uint16_t* scales, uint16_t* out, int64_t blocks) {
+  __m512 acc[kTile];
+  for (int64_t r = 0; r < kTile; ++r) acc[r] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < blocks; ++b, codes += kTile * kGroup) {
+    _mm_prefetch(reinterpret_cast<const char*>(codes) + kPrefetchBytes, _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(codes) + kPrefetchBytes + 64, _MM_HINT_T0);
+    const __m512bh x_block = (__m512bh)_mm512_loadu_si512(x + b * kGroup);
+    for (int64_t r = 0; r < kTile; ++r) {
+      const int8_t* row = codes + r * kGroup;
+      const __m512 low = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row))));
+      const __m512 high = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 16))));
+      acc[r] = _mm512_dpbf16_ps(acc[r], _mm512_cvtne2ps_pbh(high, low), x_block);  // channels 0-15 from `low`
+    }
+  }
+  for (int64_t r = 0; r < kTile; ++r) out[r] = float_to_bf16(_mm512_reduce_add_ps(acc[r]) * bf16_to_float(scales[r]));
+}
+
 // one tile's weights as bf16 rows [4, in_features] (w = (q - 8) * scale + zero, rounded once)
 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512bf16")))
 void dequantize_tile(const uint8_t* codes, const uint16_t* scales, const uint16_t* zeros, uint16_t* out,
@@ -186,8 +207,33 @@ torch::Tensor dequantize(int64_t in_features, const torch::Tensor& codes, const 
   return out;
 }
 
+// int8: x [n, in_features] bf16 -> [n, rows] bf16, one matrix-vector product per row of x
+torch::Tensor int8_matmul(const torch::Tensor& x, const torch::Tensor& codes, const torch::Tensor& scales) {
+  TORCH_CHECK(x.scalar_type() == torch::kBFloat16 && x.dim() == 2 && x.is_contiguous(), "x: contiguous 2-D bf16");
+  const int64_t in_features = x.size(1), blocks = in_features / kGroup;
+  TORCH_CHECK(in_features % kGroup == 0, "in_features must be a multiple of 32, got ", in_features);
+  TORCH_CHECK(codes.scalar_type() == torch::kChar && codes.is_contiguous() && codes.dim() == 4 && codes.size(1) == blocks &&
+                  codes.size(2) == kTile && codes.size(3) == kGroup,
+              "codes: contiguous int8 [rows / 4, in_features / 32, 4, 32]");
+  const int64_t tiles = codes.size(0), out_features = tiles * kTile;
+  TORCH_CHECK(scales.scalar_type() == torch::kBFloat16 && scales.is_contiguous() && scales.numel() == out_features,
+              "scales: contiguous bf16 [rows]");
+  auto out = torch::empty({x.size(0), out_features}, x.options());
+  for (int64_t m = 0; m < x.size(0); ++m) {
+    const uint16_t* x_row = bits(x) + m * in_features;
+    uint16_t* out_row = reinterpret_cast<uint16_t*>(out.data_ptr<at::BFloat16>()) + m * out_features;
+    at::parallel_for(0, tiles, 8, [&](int64_t begin, int64_t end) {
+      for (int64_t tile = begin; tile < end; ++tile)
+        int8_matvec_tile(x_row, codes.data_ptr<int8_t>() + tile * blocks * kTile * kGroup, bits(scales) + tile * kTile,
+                         out_row + tile * kTile, blocks);
+    });
+  }
+  return out;
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("supported", &supported, "whether this CPU has the instructions (AVX512-BF16, AVX512-BW)");
   m.def("matmul", &matmul, "rows of bf16 x int4 weights -> bf16, one matrix-vector product per row");
   m.def("dequantize", &dequantize, "int4 weights -> bf16 [rows, in_features]");
+  m.def("int8_matmul", &int8_matmul, "rows of bf16 x int8 weights (a scale per row) -> bf16");
 }
