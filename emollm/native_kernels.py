@@ -41,8 +41,9 @@ def native_kernels():
     try:
         from torch.utils.cpp_extension import load
 
-        kernel = load(name="emollm_weight_only_matvec", sources=[str(SOURCE)], extra_cflags=["-O3", "-fopenmp"],
-                      extra_ldflags=["-fopenmp"])
+        # one build per torch version: a module built against another torch's headers must not load
+        name = "emollm_weight_only_matvec_torch" + "".join(c if c.isalnum() else "_" for c in torch.__version__)
+        kernel = load(name=name, sources=[str(SOURCE)], extra_cflags=["-O3", "-fopenmp"], extra_ldflags=["-fopenmp"])
     except Exception as error:  # no compiler, a failed build: the slower kernel still answers
         logger.warning("weight-only kernels for AVX512-BF16 could not be built (%s); PyTorch's are used", error)
         return None
