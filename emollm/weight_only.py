@@ -25,7 +25,7 @@ from abc import ABC, abstractmethod
 import torch
 from torch import nn
 
-from emollm.native_kernels import native_kernels
+from emollm.native_kernels import MIN_WEIGHTS, can_run, kernel_function
 
 
 class _WeightOnlyLinear(nn.Module, ABC):
@@ -43,6 +43,15 @@ class _WeightOnlyLinear(nn.Module, ABC):
     @classmethod
     def supports(cls, linear: nn.Linear) -> bool:
         return True
+
+    def _choose_native(self, linear: nn.Linear, native: bool | None, runnable: bool, needs: str) -> bool:
+        """Whether this layer runs on our kernels: `native`, or by default where they can (`runnable`)
+        and the layer is large enough to gain (`MIN_WEIGHTS`)."""
+        if native is None:
+            return runnable and linear.weight.numel() >= MIN_WEIGHTS
+        if native and not runnable:
+            raise ValueError(f"the {self.format} kernel needs {needs} and an x86 CPU with AVX512-BF16")
+        return native
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         flat = x.reshape(-1, self.in_features).to(self.compute_dtype).contiguous()
@@ -74,12 +83,8 @@ class Int8WeightOnlyLinear(_WeightOnlyLinear):
         scales = weight.abs().amax(dim=1).clamp(min=1e-12) / 127.0
         codes = torch.round(weight / scales[:, None]).clamp(-127, 127).to(torch.int8)
         self.register_buffer("scales", scales.to(self.compute_dtype))
-        can_run = (self.compute_dtype == torch.bfloat16 and self.in_features % 32 == 0 and self.out_features % 4 == 0
-                   and native_kernels() is not None)
-        self.native = can_run if native is None else native
-        if self.native and not can_run:
-            raise ValueError("the int8 kernel needs bf16 weights, in_features a multiple of 32, rows a multiple of 4 "
-                             "and an x86 CPU with AVX512-BF16")
+        self.native = self._choose_native(linear, native, can_run(linear, 32) and self.out_features % 4 == 0,
+                                          "bf16 weights, in_features a multiple of 32, rows a multiple of 4")
         if self.native:  # tiles of 4 rows, 32-channel blocks: [rows / 4, in_features / 32, 4, 32]
             codes = codes.reshape(self.out_features // 4, 4, self.in_features // 32, 32).transpose(1, 2).contiguous()
         self.register_buffer("weight", codes)
@@ -87,7 +92,7 @@ class Int8WeightOnlyLinear(_WeightOnlyLinear):
     def _matmul(self, flat: torch.Tensor) -> torch.Tensor:
         if flat.shape[0] <= self.KERNEL_MAX_ROWS:
             if self.native:
-                return torch.ops.emollm.int8_matmul(flat, self.weight, self.scales)
+                return kernel_function("int8_matmul")(flat, self.weight, self.scales)
             return torch._weight_int8pack_mm(flat, self.weight, self.scales)
         # a prefill is compute-bound, where the GEMM beats the int8 kernel (benchmarks/cpu_latency.py):
         # one conversion pass over the weight, the per-channel scale applied to the (smaller) output
@@ -123,11 +128,8 @@ class Int4WeightOnlyLinear(_WeightOnlyLinear):
         codes = torch.round((groups - low[..., None]) / scale[..., None]).clamp(0, 15).to(torch.int32)
         zero = low + 8 * scale
         codes = codes.reshape(padded_rows, self.in_features)
-        can_run = self.compute_dtype == torch.bfloat16 and self.in_features % 64 == 0 and native_kernels() is not None
-        self.native = can_run if native is None else native
-        if self.native and not can_run:
-            raise ValueError("the int4 kernel needs bf16 weights, in_features a multiple of 64 and an x86 CPU with "
-                             "AVX512-BF16")
+        self.native = self._choose_native(linear, native, can_run(linear, 64),
+                                          "bf16 weights, in_features a multiple of 64")
         if self.native:
             for name, tensor in pack_for_native_kernel(codes, scale, zero).items():
                 self.register_buffer(name, tensor)
@@ -145,10 +147,10 @@ class Int4WeightOnlyLinear(_WeightOnlyLinear):
         if not self.native:
             out = torch._weight_int4pack_mm_for_cpu(flat, self.weight, self.GROUP_SIZE, self.scales_and_zeros)
         elif flat.shape[0] <= self.KERNEL_MAX_ROWS:
-            out = torch.ops.emollm.int4_matmul(flat, self.codes, self.scales, self.zeros)
+            out = kernel_function("int4_matmul")(flat, self.codes, self.scales, self.zeros)
         else:
-            out = nn.functional.linear(flat, torch.ops.emollm.int4_dequantize(self.in_features, self.codes,
-                                                                              self.scales, self.zeros))
+            weight = kernel_function("int4_dequantize")(self.in_features, self.codes, self.scales, self.zeros)
+            out = nn.functional.linear(flat, weight)
         return out[:, : self.out_features] if out.shape[1] != self.out_features else out
 
     def extra_repr(self) -> str:

@@ -233,7 +233,7 @@ torch::Tensor int8_matmul(const torch::Tensor& x, const torch::Tensor& codes, co
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("supported", &supported, "whether this CPU has the instructions (AVX512-BF16, AVX512-BW)");
-  m.def("matmul", &matmul, "rows of bf16 x int4 weights -> bf16, one matrix-vector product per row");
-  m.def("dequantize", &dequantize, "int4 weights -> bf16 [rows, in_features]");
+  m.def("int4_matmul", &matmul, "rows of bf16 x int4 weights -> bf16, one matrix-vector product per row");
+  m.def("int4_dequantize", &dequantize, "int4 weights -> bf16 [rows, in_features]");
   m.def("int8_matmul", &int8_matmul, "rows of bf16 x int8 weights (a scale per row) -> bf16");
 }

@@ -36,19 +36,20 @@ def test_weight_only_linear_is_close_to_the_bf16_one(format, rows, out_features)
 
 @pytest.mark.parametrize("format", list(FORMATS))
 @pytest.mark.parametrize("rows", [1, 3, 9])  # int4 up to 4 (int8 up to 8): a matrix-vector product per row
-@pytest.mark.parametrize("out_features", [160, 100])
+@pytest.mark.parametrize("out_features", [512, 500])  # 500: int4 pads the rows to a multiple of 16
 def test_our_kernels_compute_what_pytorchs_do(format, rows, out_features):
-    from emollm.native_kernels import CPU_FLAGS, _cpu_has_flags
+    from emollm.native_kernels import CPU_FLAGS, MIN_WEIGHTS, _cpu_has_flags
 
     torch.manual_seed(0)
-    linear = nn.Linear(192, out_features).to(torch.bfloat16)
+    linear = nn.Linear(576, out_features).to(torch.bfloat16)
+    assert linear.weight.numel() >= MIN_WEIGHTS
     ours = FORMATS[format](linear)
-    # where the CPU has the instructions the kernel must build and run (a failed build is a failure here)
+    # where the CPU has the instructions the kernels must build and run (a failed build is a failure here)
     assert ours.native == (_cpu_has_flags() and platform.machine() == "x86_64"), CPU_FLAGS
     if not ours.native:
         pytest.skip(f"this CPU lacks {CPU_FLAGS}: PyTorch's kernels serve, as the other tests check")
     reference = FORMATS[format](linear, native=False)
-    x = torch.randn(2, rows, 192, dtype=torch.bfloat16)
+    x = torch.randn(2, rows, 576, dtype=torch.bfloat16)
     with torch.no_grad():
         expected, got = reference(x).float(), ours(x).float()
     assert got.shape == expected.shape == (2, rows, out_features)
@@ -56,11 +57,12 @@ def test_our_kernels_compute_what_pytorchs_do(format, rows, out_features):
     assert (got - expected).norm() / expected.norm() < (1e-3 if 2 * rows <= ours.KERNEL_MAX_ROWS else 1e-2)
     stored = {name: sum(b.numel() * b.element_size() for b in layer.buffers()) for name, layer in
               (("ours", ours), ("pytorch", reference))}
-    assert stored["ours"] == stored["pytorch"]  # the same bytes, laid out for our kernel
+    assert stored["ours"] == stored["pytorch"]  # the same bytes, laid out for our kernels
 
 
 @pytest.mark.parametrize("format", list(FORMATS))
-def test_our_kernels_refuse_what_they_cannot_run(format):
+def test_small_layers_stay_on_pytorchs_kernels_and_ours_refuse_what_they_cannot_run(format):
+    assert not FORMATS[format](nn.Linear(128, 256).to(torch.bfloat16)).native  # under MIN_WEIGHTS: cheaper calls
     with pytest.raises(ValueError, match="in_features a multiple of"):
         FORMATS[format](nn.Linear({"int8": 48, "int4": 96}[format], 32).to(torch.bfloat16), native=True)
     with pytest.raises(ValueError, match="bf16 weights"):
