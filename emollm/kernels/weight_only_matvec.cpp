@@ -3,15 +3,14 @@
 // PyTorch's `_weight_int4pack_mm_for_cpu` converts every weight through float32 and is bound by that
 // arithmetic (about 65 G weights/s on 2 cores), its `_weight_int8pack_mm` read 25-29 GB/s here,
 // bitsandbytes' CPU gemv_4bit measured slower still, and torchao's VNNI kernels ship only in its CPU
-// wheels. Here a 4-bit code q becomes a bf16 number
-// with one integer OR (the bf16 bits 0x4300 | q are exactly 128 + q), and `vdpbf16ps` multiplies
-// 32 of them with the input in one instruction.
+// wheels. Here a 4-bit code q becomes a bf16 number with one integer OR (the bf16 bits 0x4300 | q
+// are exactly 128 + q), an int8 one through float32, and `vdpbf16ps` multiplies 32 of them with the
+// input in one instruction. Rows are read in tiles of 4 as one sequential stream.
 //
-// Format (emollm/weight_only.py packs it): asymmetric groups of 32 input channels,
+// int4 format (emollm/weight_only.py packs it): asymmetric groups of 32 input channels,
 // w = (q - 8) * scale + zero, as PyTorch's int4 kernel defines them, with the same bytes per weight
 // (4 bits, and a bf16 scale and zero per group), so
 // w . x = sum over groups of scale * ((128 + q) . x_group) + (zero - 136 * scale) * sum(x_group).
-// Rows come in tiles of 4, read as one sequential stream:
 // - `codes`:  [rows / 4, in_features / 64, 4, 32] bytes; byte j of a row's 64-weight block carries
 //             channel j (low nibble) and channel j + 32 (high nibble);
 // - `scales`: [rows / 4, in_features / 64, 4, 2] bf16, the block's two groups per row;
