@@ -38,15 +38,19 @@ def cpu_optimizations_on(args: argparse.Namespace) -> bool:
     return True
 
 
-def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
-    """True when the CPU advertises a bf16 instruction set (Linux /proc/cpuinfo flags)."""
+def cpu_flags(cpuinfo: str | None = None) -> set[str]:
+    """The instruction-set flags the CPU advertises (Linux /proc/cpuinfo; empty elsewhere)."""
     if cpuinfo is None:
         path = Path("/proc/cpuinfo")
         if platform.system() != "Linux" or not path.exists():
-            return False
+            return set()
         cpuinfo = path.read_text()
-    flags = {flag for line in cpuinfo.splitlines() if line.startswith("flags") for flag in line.split(":", 1)[1].split()}
-    return any(flag in flags for flag in _NATIVE_BF16_FLAGS)
+    return {flag for line in cpuinfo.splitlines() if line.startswith("flags") for flag in line.split(":", 1)[1].split()}
+
+
+def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
+    """True when the CPU advertises a bf16 instruction set (Linux /proc/cpuinfo flags)."""
+    return any(flag in cpu_flags(cpuinfo) for flag in _NATIVE_BF16_FLAGS)
 
 
 def resolve_dtype(name: str):

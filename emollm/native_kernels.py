@@ -17,18 +17,16 @@ from pathlib import Path
 
 import torch
 
+from emollm.dtypes import cpu_flags
+
 logger = logging.getLogger(__name__)
 
 SOURCE = Path(__file__).with_name("kernels") / "weight_only_matvec.cpp"
 CPU_FLAGS = ("avx512bw", "avx512_bf16")  # /proc/cpuinfo's names
 
 
-def _cpu_has_flags() -> bool:
-    try:
-        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
-    except (OSError, StopIteration):
-        return False
-    return all(flag in flags.split() for flag in CPU_FLAGS)
+def cpu_has_flags() -> bool:
+    return set(CPU_FLAGS) <= cpu_flags()
 
 
 @functools.cache
@@ -36,7 +34,7 @@ def native_kernels():
     """The compiled extension (`int4_matmul`, `int4_dequantize`, `int8_matmul`), or None where it
     can't run. The same functions are registered as PyTorch operators (`torch.ops.emollm.*`), which
     `torch.compile` traces through without a graph break; `kernel_function` picks one or the other."""
-    if platform.system() != "Linux" or platform.machine() not in ("x86_64", "AMD64") or not _cpu_has_flags():
+    if platform.system() != "Linux" or platform.machine() not in ("x86_64", "AMD64") or not cpu_has_flags():
         return None
     try:
         from torch.utils.cpp_extension import load

@@ -297,12 +297,15 @@ def _transparent_huge_pages() -> str:
         return "absent"
 
 
-@pytest.mark.skipif(_transparent_huge_pages() not in ("madvise", "always"),
-                    reason="the kernel gives no transparent huge pages here")
+@pytest.mark.skipif(platform.system() != "Linux", reason="transparent huge pages and smaps are Linux's")
 def test_large_tensors_sit_on_huge_pages_in_the_commands_that_answer():
     out = subprocess.run([sys.executable, "-c", HUGE_PAGES_SCRIPT], capture_output=True, text=True, check=True,
                          env={k: v for k, v in os.environ.items() if k != "THP_MEM_ALLOC_ENABLE"})
-    assert int(out.stdout.split()[-1]) >= 32 * 1024  # at least half of the 64 MB tensor on 2 MB pages
+    huge_kb = int(out.stdout.split()[-1])
+    if _transparent_huge_pages() in ("madvise", "always"):  # as here and in CI
+        assert huge_kb >= 32 * 1024  # at least half of the 64 MB tensor on 2 MB pages
+    else:  # the kernel gives none ("never"): the variable changes nothing, and nothing breaks
+        assert huge_kb == 0
 
 
 def test_prepacked_weights_still_count_towards_the_thread_default():
