@@ -17,6 +17,7 @@ def register(subparsers) -> None:
     init.add_argument("--out", required=True, help="output directory")
     init.add_argument("--random", action="store_true",
                       help="random init even where the preset names pretrained weights")
+    init.add_argument("--seed", type=int, default=0, help="seed of the random init (default 0)")
     init.set_defaults(func=run_init)
 
 
@@ -88,6 +89,6 @@ def run_info(args) -> int:
 def run_init(args) -> int:
     from emollm.presets import init_model_dir
 
-    out = init_model_dir(args.preset, args.out, load_weights=not args.random)
+    out = init_model_dir(args.preset, args.out, load_weights=not args.random, seed=args.seed)
     print(f"wrote {out}")
     return 0

@@ -153,11 +153,17 @@ def _pixel_statistics(source: str, revision: str | None = None) -> dict:
     return {k: [float(v) for v in values[k]] for k in ("image_mean", "image_std")}
 
 
-def build_model(config: EmoLLMConfig, load_weights: bool = False):
-    """Random init everywhere; with `load_weights`, towers and LLM come from their named sources."""
+def build_model(config: EmoLLMConfig, load_weights: bool = False, seed: int | None = None):
+    """Random init everywhere; with `load_weights`, towers and LLM come from their named sources.
+    With `seed`, the random init is that seed's (the global RNG is left as it was)."""
+    import torch
+
     from emollm.modeling_emollm import EmoLLMForConditionalGeneration
 
-    model = EmoLLMForConditionalGeneration(config)
+    with torch.random.fork_rng(devices=[]):
+        if seed is not None:
+            torch.manual_seed(seed)
+        model = EmoLLMForConditionalGeneration(config)
     if load_weights:
         _load_component_weights(model, config)
     return model
@@ -209,19 +215,21 @@ def _copy_strictly(target, loaded, source: str) -> None:
     target.load_state_dict(theirs, strict=True)
 
 
-def create(preset_name: str, load_weights: bool = False):
+def create(preset_name: str, load_weights: bool = False, seed: int | None = None):
     """Preset name or YAML path -> (model, processor), ready for `save_pretrained`."""
     preset = load_preset(preset_name)
     tokenizer = load_tokenizer(preset)
     config = build_config(preset, tokenizer)
     processor = build_processor(preset, config, tokenizer, pretrained_stats=load_weights)
-    model = build_model(config, load_weights=load_weights)
+    model = build_model(config, load_weights=load_weights, seed=seed)
     return model, processor
 
 
-def init_model_dir(preset_name: str, out_dir: str | Path, load_weights: bool = True) -> Path:
-    """Write a self-contained model directory (weights, config, processor, tokenizer)."""
-    model, processor = create(preset_name, load_weights=load_weights)
+def init_model_dir(preset_name: str, out_dir: str | Path, load_weights: bool = True, seed: int = 0) -> Path:
+    """Write a self-contained model directory (weights, config, processor, tokenizer). The parts
+    without pretrained weights are initialised from `seed`: the same preset and seed write the
+    same weights."""
+    model, processor = create(preset_name, load_weights=load_weights, seed=seed)
     out_dir = Path(out_dir)
     model.save_pretrained(out_dir)
     processor.save_pretrained(out_dir)

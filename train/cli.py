@@ -61,8 +61,6 @@ def check_out_dir(run, phases: list[str], resume: bool) -> None:
 
 def prepare_base(run) -> None:
     """DIR/base from the preset (main process; written under a temporary name)."""
-    from transformers import set_seed
-
     from emollm.presets import init_model_dir
     from train.checkpoints import publish, staging_dir
     from train.distributed import barrier
@@ -70,8 +68,7 @@ def prepare_base(run) -> None:
     source = run.curriculum.model
     if source.dir is None and run.world.is_main and not (run.base_dir / "config.json").exists():
         staging = staging_dir(run.base_dir)
-        set_seed(run.curriculum.seed)  # random-init parts (all of the tiny preset) are reproducible
-        init_model_dir(source.preset, staging, load_weights=source.load_weights)
+        init_model_dir(source.preset, staging, load_weights=source.load_weights, seed=run.curriculum.seed)
         publish(staging, run.base_dir)
     barrier()
 

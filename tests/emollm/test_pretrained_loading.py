@@ -207,3 +207,20 @@ def test_a_preset_that_does_not_describe_the_checkpoint_fails(stand_ins, tmp_pat
     preset.write_text(yaml.safe_dump(data))
     with pytest.raises(TowerLoadError, match=r"missing keys: layers[.]2[.]"):
         init_model_dir(str(preset), tmp_path / "model")
+
+
+def test_random_init_is_the_seeds(tmp_path):
+    """`emollm init` draws the parts without pretrained weights from --seed, not from the process's
+    RNG: the same seed writes the same bytes whatever ran before, and leaves the RNG as it was."""
+    from emollm.cli import run
+
+    torch.manual_seed(123)
+    for name, seed in (("first", 0), ("again", 0), ("other", 1)):
+        torch.rand(7)  # something else draws from the global RNG in between
+        assert run(["init", "--preset", "tiny", "--out", str(tmp_path / name), "--seed", str(seed)]) == 0
+    weights = {name: (tmp_path / name / "model.safetensors").read_bytes() for name in ("first", "again", "other")}
+    assert weights["first"] == weights["again"] != weights["other"]
+    untouched = torch.Generator().manual_seed(123)
+    for _ in range(3):
+        torch.rand(7, generator=untouched)
+    assert torch.equal(torch.rand(3), torch.rand(3, generator=untouched))
