@@ -22,17 +22,10 @@ __version__ = "0.1.0"
 
 
 def register_auto_classes() -> None:
-    """Register EmoLLM with AutoConfig / AutoModel / AutoModelForCausalLM / AutoProcessor (idempotent)."""
-    from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoProcessor
-
-    from emollm.configuration_emollm import EmoLLMConfig
-    from emollm.modeling_emollm import EmoLLMForConditionalGeneration
-    from emollm.processing_emollm import EmoLLMProcessor
-
-    AutoConfig.register("emollm", EmoLLMConfig, exist_ok=True)
-    AutoModel.register(EmoLLMConfig, EmoLLMForConditionalGeneration, exist_ok=True)
-    AutoModelForCausalLM.register(EmoLLMConfig, EmoLLMForConditionalGeneration, exist_ok=True)
-    AutoProcessor.register(EmoLLMConfig, EmoLLMProcessor, exist_ok=True)
+    """Register EmoLLM with AutoConfig / AutoModel / AutoModelForCausalLM / AutoProcessor (idempotent):
+    each class module registers its class when it is imported."""
+    for module in _CLASSES.values():
+        importlib.import_module(module)
 
 
 def __getattr__(name: str):

@@ -205,3 +205,7 @@ class EmoLLMConfig(PreTrainedConfig):
 
 
 __all__ = ["EmoLLMConfig", "MODALITIES", "PLACEHOLDERS", "AdapterSpec", "FusionSpec", "TowerSpec", "MediaSpec"]
+
+# Registered on import, so any import path (not only `from emollm import ...`) lets AutoConfig read
+# a model directory; AutoTokenizer consults it and warns about an unknown model type otherwise.
+AutoConfig.register("emollm", EmoLLMConfig, exist_ok=True)

@@ -18,7 +18,7 @@ from typing import ClassVar
 
 import torch
 from torch import nn
-from transformers import AutoModelForCausalLM, PreTrainedModel
+from transformers import AutoModel, AutoModelForCausalLM, PreTrainedModel
 from transformers import initialization as init
 
 from emollm.adapters import build_adapter
@@ -331,3 +331,7 @@ def _merge_features(raw: dict, frames_index, audio_index, cached: dict | None):
             merged[modality] = torch.stack([row[1].to(rows[0][1].dtype) for row in rows])
             indices[index_name] = [row[0] for row in rows]
     return merged, indices.get("frames_sample_index"), indices.get("audio_sample_index")
+
+
+AutoModel.register(EmoLLMConfig, EmoLLMForConditionalGeneration, exist_ok=True)  # on import, like the config
+AutoModelForCausalLM.register(EmoLLMConfig, EmoLLMForConditionalGeneration, exist_ok=True)

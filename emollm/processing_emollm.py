@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from transformers import BatchFeature
+from transformers import AutoProcessor, BatchFeature
 from transformers.processing_utils import ProcessorMixin
 
 from data_pipeline.clip import Clip
 from data_pipeline.errors import MediaError
-from emollm.configuration_emollm import PLACEHOLDERS
+from emollm.configuration_emollm import PLACEHOLDERS, EmoLLMConfig
 
 logger = logging.getLogger(__name__)
 
@@ -332,3 +332,6 @@ def _stack_cached(cached: list) -> dict:
             features[modality] = torch.stack([r[1] for r in rows])
             features[index_name] = torch.tensor([r[0] for r in rows])
     return features
+
+
+AutoProcessor.register(EmoLLMConfig, EmoLLMProcessor, exist_ok=True)  # on import, like the config

@@ -93,6 +93,21 @@ def test_save_and_load_in_a_new_process_gives_identical_logits(tiny_model, clips
     assert (tmp_path / "model" / "model.safetensors").exists()
 
 
+def test_any_import_path_registers_the_auto_classes(tiny_model_dir):
+    """The serving loader imports the class modules directly: AutoConfig must still know the model
+    type (AutoTokenizer consults it, and warned "model of type `emollm` to instantiate a model of
+    type ``" when it did not)."""
+    script = ("import sys\n"
+              "from emollm.inference import load_model_dir\n"
+              "load_model_dir(sys.argv[1])\n"
+              "from transformers import AutoConfig, AutoProcessor\n"
+              "print(type(AutoConfig.from_pretrained(sys.argv[1])).__name__, "
+              "type(AutoProcessor.from_pretrained(sys.argv[1])).__name__)\n")
+    out = subprocess.run([sys.executable, "-c", script, str(tiny_model_dir)], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["EmoLLMConfig", "EmoLLMProcessor"]
+    assert "to instantiate a model of type" not in out.stderr, out.stderr
+
+
 def test_lora_trains_only_lora_and_what_is_marked_trainable(tiny_model_dir, tiny_model):
     from emollm.lora import apply_lora, merge_lora
 
