@@ -96,8 +96,8 @@ class Int8WeightOnlyLinear(_WeightOnlyLinear):
             return torch._weight_int8pack_mm(flat, self.weight, self.scales)
         # a prefill is compute-bound, where the GEMM beats the int8 kernel (benchmarks/cpu_latency.py):
         # one conversion pass over the weight, the per-channel scale applied to the (smaller) output
-        weight = self.weight.transpose(1, 2).reshape(self.out_features, self.in_features) if self.native else self.weight
-        return nn.functional.linear(flat, weight.to(flat.dtype)) * self.scales
+        weight = kernel_function("int8_unpack")(self.weight) if self.native else self.weight.to(flat.dtype)
+        return nn.functional.linear(flat, weight) * self.scales
 
     def extra_repr(self) -> str:
         return super().extra_repr() + (", AVX512-BF16 kernel" if self.native else "")

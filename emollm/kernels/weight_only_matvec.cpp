@@ -142,6 +142,21 @@ void dequantize_tile(const uint8_t* codes, const uint16_t* scales, const uint16_
   }
 }
 
+// int8 codes of one tile as bf16 rows [4, in_features], exactly (the per-row scale is applied to the
+// product, as in the matrix-vector product)
+__attribute__((target("avx2,fma,avx512f,avx512bw,avx512bf16")))
+void int8_unpack_tile(const int8_t* codes, uint16_t* out, int64_t blocks) {
+  const int64_t in_features = blocks * kGroup;
+  for (int64_t b = 0; b < blocks; ++b, codes += kTile * kGroup) {
+    for (int64_t r = 0; r < kTile; ++r) {
+      const int8_t* row = codes + r * kGroup;
+      const __m512 low = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row))));
+      const __m512 high = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 16))));
+      _mm512_storeu_si512(out + r * in_features + b * kGroup, (__m512i)_mm512_cvtne2ps_pbh(high, low));
+    }
+  }
+}
+
 struct Layout {
   int64_t tiles, blocks, groups, out_features;
 };
@@ -206,14 +221,18 @@ torch::Tensor dequantize(int64_t in_features, const torch::Tensor& codes, const 
   return out;
 }
 
+void check_int8_codes(const torch::Tensor& codes) {
+  TORCH_CHECK(codes.scalar_type() == torch::kChar && codes.is_contiguous() && codes.dim() == 4 &&
+                  codes.size(2) == kTile && codes.size(3) == kGroup,
+              "codes: contiguous int8 [rows / 4, in_features / 32, 4, 32]");
+}
+
 // int8: x [n, in_features] bf16 -> [n, rows] bf16, one matrix-vector product per row of x
 torch::Tensor int8_matmul(const torch::Tensor& x, const torch::Tensor& codes, const torch::Tensor& scales) {
   TORCH_CHECK(x.scalar_type() == torch::kBFloat16 && x.dim() == 2 && x.is_contiguous(), "x: contiguous 2-D bf16");
   const int64_t in_features = x.size(1), blocks = in_features / kGroup;
-  TORCH_CHECK(in_features % kGroup == 0, "in_features must be a multiple of 32, got ", in_features);
-  TORCH_CHECK(codes.scalar_type() == torch::kChar && codes.is_contiguous() && codes.dim() == 4 && codes.size(1) == blocks &&
-                  codes.size(2) == kTile && codes.size(3) == kGroup,
-              "codes: contiguous int8 [rows / 4, in_features / 32, 4, 32]");
+  check_int8_codes(codes);
+  TORCH_CHECK(codes.size(1) * kGroup == in_features, "codes hold ", codes.size(1) * kGroup, " input channels, x ", in_features);
   const int64_t tiles = codes.size(0), out_features = tiles * kTile;
   TORCH_CHECK(scales.scalar_type() == torch::kBFloat16 && scales.is_contiguous() && scales.numel() == out_features,
               "scales: contiguous bf16 [rows]");
@@ -230,9 +249,24 @@ torch::Tensor int8_matmul(const torch::Tensor& x, const torch::Tensor& codes, co
   return out;
 }
 
+// int8 codes as bf16 [rows, in_features] (exact), for inputs of many rows (a prefill), where a GEMM wins
+torch::Tensor int8_unpack(const torch::Tensor& codes) {
+  check_int8_codes(codes);
+  const int64_t tiles = codes.size(0), blocks = codes.size(1), in_features = blocks * kGroup;
+  auto out = torch::empty({tiles * kTile, in_features}, torch::dtype(torch::kBFloat16));
+  uint16_t* out_bits = reinterpret_cast<uint16_t*>(out.data_ptr<at::BFloat16>());
+  at::parallel_for(0, tiles, 8, [&](int64_t begin, int64_t end) {
+    for (int64_t tile = begin; tile < end; ++tile)
+      int8_unpack_tile(codes.data_ptr<int8_t>() + tile * blocks * kTile * kGroup, out_bits + tile * kTile * in_features,
+                       blocks);
+  });
+  return out;
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("supported", &supported, "whether this CPU has the instructions (AVX512-BF16, AVX512-BW)");
   m.def("int4_matmul", &matmul, "rows of bf16 x int4 weights -> bf16, one matrix-vector product per row");
   m.def("int4_dequantize", &dequantize, "int4 weights -> bf16 [rows, in_features]");
   m.def("int8_matmul", &int8_matmul, "rows of bf16 x int8 weights (a scale per row) -> bf16");
+  m.def("int8_unpack", &int8_unpack, "int8 codes -> bf16 [rows, in_features], exactly");
 }
