@@ -8,6 +8,7 @@ is only data, so a new size is a new YAML file.
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -156,17 +157,26 @@ def _pixel_statistics(source: str, revision: str | None = None) -> dict:
 def build_model(config: EmoLLMConfig, load_weights: bool = False, seed: int | None = None):
     """Random init everywhere; with `load_weights`, towers and LLM come from their named sources.
     With `seed`, the random init is that seed's (the global RNG is left as it was)."""
-    import torch
-
     from emollm.modeling_emollm import EmoLLMForConditionalGeneration
 
-    with torch.random.fork_rng(devices=[]):
-        if seed is not None:
-            torch.manual_seed(seed)
+    with _seeded(seed):
         model = EmoLLMForConditionalGeneration(config)
     if load_weights:
         _load_component_weights(model, config)
     return model
+
+
+@contextmanager
+def _seeded(seed: int | None):
+    """Torch's RNG seeded with `seed` inside, restored after (None: the global RNG as it is)."""
+    if seed is None:
+        yield
+        return
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def _load_component_weights(model, config: EmoLLMConfig) -> None:
