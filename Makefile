@@ -18,6 +18,8 @@ $(INSTALLED): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q "torch==2.13.0"
 	$(PIP) install -q -c constraints.txt -e .
+	@# our CPU kernels (emollm/native_kernels.py) built now, once (20-30 s), not inside the first server's start-up
+	$(PY) -c "from emollm.native_kernels import native_kernels; native_kernels()"
 	touch $@
 
 install-dev: $(DEV_INSTALLED)

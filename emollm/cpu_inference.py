@@ -11,7 +11,9 @@ directory) made faster on a CPU, with the same weights and the same dtype:
   stays); their features match SDPA's to the dtype's rounding;
 * the LLM's decoding steps attend through two small matmuls and a float32 softmax
   (emollm.decode_attention) instead of the SDPA kernel, whose fixed cost per call dominated there;
-  prefills keep SDPA.
+  prefills keep SDPA;
+* the LLM's RMSNorms in bf16 are one kernel call each (emollm.rms_norm) instead of eight operations,
+  with the same rounding.
 
 Never for a model that will train: prepacked weights take no gradient. `benchmarks/cpu_latency.py`
 times the served model with (the default) and without (`--no-cpu-optimizations`).
@@ -27,6 +29,7 @@ from emollm.allocator import keep_freed_memory
 from emollm.decode_attention import NAME as DECODE_ATTENTION
 from emollm.encoder_attention import NAME as TOWER_ATTENTION
 from emollm.prepack import prepack_linear_layers
+from emollm.rms_norm import fuse_rms_norms
 
 logger = logging.getLogger(__name__)
 
@@ -44,12 +47,13 @@ def optimize_for_cpu(model, llm: bool = True, towers=None) -> dict[str, int]:
     parts = ([("llm", model.language_model)] if llm else []) + \
         [(name, model.towers[name]) for name in (model.towers if towers is None else towers)]
     packed = {name: prepack_linear_layers(part) for name, part in parts}
+    fused_norms = fuse_rms_norms(model.language_model) if llm else 0
     for name, part in parts:
         if name == "llm":
             part.set_attn_implementation(DECODE_ATTENTION)
         elif part.dtype in REDUCED_PRECISION:
             part.set_attn_implementation(TOWER_ATTENTION)
-    logger.info("CPU inference: linear layers prepacked for oneDNN (%s); attention: %s",
+    logger.info("CPU inference: linear layers prepacked for oneDNN (%s); attention: %s; LLM RMSNorms fused: %d",
                 ", ".join(f"{n} {c}" for n, c in packed.items()),
-                {n: p.config._attn_implementation for n, p in parts})
+                {n: p.config._attn_implementation for n, p in parts}, fused_norms)
     return packed

@@ -19,6 +19,7 @@
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
 
+#include <cmath>
 #include <cstring>
 
 namespace {
@@ -96,6 +97,13 @@ void matvec_tile(const uint16_t* x, const float* group_sums, const uint8_t* code
   }
 }
 
+// the sums of x's groups of 32 channels, in float32 (one pass; aten's view/convert/sum cost more per call)
+__attribute__((target("avx2,fma,avx512f,avx512bw")))
+void group_sums_of(const uint16_t* x, float* sums, int64_t groups) {
+  for (int64_t g = 0; g < groups; ++g, x += kGroup)
+    sums[g] = _mm512_reduce_add_ps(_mm512_add_ps(widen_bf16(x), widen_bf16(x + 16)));
+}
+
 // int8 weights, one scale per row: codes [rows / 4, in_features / 32, 4, 32] int8, scales [rows] bf16.
 // Each int8 is exact in bf16; it gets there through float32 (vpmovsxbd, vcvtdq2ps, vcvtne2ps2bf16).
 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512bf16")))
@@ -157,6 +165,30 @@ void int8_unpack_tile(const int8_t* codes, uint16_t* out, int64_t blocks) {
   }
 }
 
+// RMSNorm of one row as transformers' Llama-family RMSNorm computes it in bf16: the mean square in
+// float32, x times its reciprocal root rounded to bf16, then times the bf16 weight, rounded again
+__attribute__((target("avx2,fma,avx512f,avx512bw,avx512bf16")))
+void rms_norm_row(const uint16_t* x, const uint16_t* weight, uint16_t* out, int64_t n, float eps) {
+  __m512 squares = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 v = widen_bf16(x + i);
+    squares = _mm512_fmadd_ps(v, v, squares);
+  }
+  float sum = _mm512_reduce_add_ps(squares);
+  for (; i < n; ++i) sum += bf16_to_float(x[i]) * bf16_to_float(x[i]);
+  const float inverse_root = 1.f / std::sqrt(sum / static_cast<float>(n) + eps);
+  const __m512 factor = _mm512_set1_ps(inverse_root);
+  for (i = 0; i + 16 <= n; i += 16) {
+    const __m256bh normed = _mm512_cvtneps_pbh(_mm512_mul_ps(widen_bf16(x + i), factor));
+    const __m512 normed_float = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32((__m256i)normed), 16));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i),
+                        (__m256i)_mm512_cvtneps_pbh(_mm512_mul_ps(normed_float, widen_bf16(weight + i))));
+  }
+  for (; i < n; ++i)
+    out[i] = float_to_bf16(bf16_to_float(float_to_bf16(bf16_to_float(x[i]) * inverse_root)) * bf16_to_float(weight[i]));
+}
+
 struct Layout {
   int64_t tiles, blocks, groups, out_features;
 };
@@ -191,7 +223,9 @@ torch::Tensor matmul(const torch::Tensor& x, const torch::Tensor& codes, const t
   TORCH_CHECK(x.scalar_type() == torch::kBFloat16 && x.dim() == 2 && x.is_contiguous(), "x: contiguous 2-D bf16");
   const Layout layout = check_layout(x.size(1), codes, scales, zeros);
   auto out = torch::empty({x.size(0), layout.out_features}, x.options());
-  auto group_sums = x.view({x.size(0), layout.groups, kGroup}).to(torch::kFloat).sum(-1).contiguous();
+  auto group_sums = torch::empty({x.size(0), layout.groups}, x.options().dtype(torch::kFloat));
+  for (int64_t m = 0; m < x.size(0); ++m)
+    group_sums_of(bits(x) + m * x.size(1), group_sums.data_ptr<float>() + m * layout.groups, layout.groups);
   for (int64_t m = 0; m < x.size(0); ++m) {
     const uint16_t* x_row = bits(x) + m * x.size(1);
     const float* sums = group_sums.data_ptr<float>() + m * layout.groups;
@@ -263,10 +297,26 @@ torch::Tensor int8_unpack(const torch::Tensor& codes) {
   return out;
 }
 
+// RMSNorm over the last dimension of bf16 x (contiguous), bf16 weight
+torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
+  TORCH_CHECK(x.scalar_type() == torch::kBFloat16 && x.is_contiguous(), "x: contiguous bf16");
+  const int64_t n = x.size(-1), rows = x.numel() / n;
+  TORCH_CHECK(weight.scalar_type() == torch::kBFloat16 && weight.is_contiguous() && weight.numel() == n,
+              "weight: contiguous bf16 [", n, "]");
+  auto out = torch::empty_like(x);
+  uint16_t* out_bits = reinterpret_cast<uint16_t*>(out.data_ptr<at::BFloat16>());
+  at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row)
+      rms_norm_row(bits(x) + row * n, bits(weight), out_bits + row * n, n, static_cast<float>(eps));
+  });
+  return out;
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("supported", &supported, "whether this CPU has the instructions (AVX512-BF16, AVX512-BW)");
   m.def("int4_matmul", &matmul, "rows of bf16 x int4 weights -> bf16, one matrix-vector product per row");
   m.def("int4_dequantize", &dequantize, "int4 weights -> bf16 [rows, in_features]");
   m.def("int8_matmul", &int8_matmul, "rows of bf16 x int8 weights (a scale per row) -> bf16");
   m.def("int8_unpack", &int8_unpack, "int8 codes -> bf16 [rows, in_features], exactly");
+  m.def("rms_norm", &rms_norm, "RMSNorm of bf16 rows, rounded as transformers' RMSNorm rounds in bf16");
 }

@@ -154,6 +154,27 @@ def test_decode_matmul_attention_leaves_a_prefill_to_sdpa():
     assert torch.equal(ours, sdpa_attention_forward(module, query, key, value, mask, scaling=0.3)[0])
 
 
+@pytest.mark.parametrize("shape", [(1, 1, 1536), (2, 113, 1536), (3, 40)])  # a decoding step, a prefill, a tail
+def test_a_fused_rms_norm_rounds_as_transformers_does(shape):
+    from transformers.models.qwen2.modeling_qwen2 import Qwen2RMSNorm
+
+    from emollm.native_kernels import cpu_has_flags
+    from emollm.rms_norm import FusedRMSNorm, fuse_rms_norms
+
+    torch.manual_seed(0)
+    reference = Qwen2RMSNorm(shape[-1], eps=1e-6).to(torch.bfloat16)
+    nn.init.normal_(reference.weight)
+    block = nn.Sequential(copy.deepcopy(reference))
+    # where the CPU has the instructions the norm must be fused; elsewhere it stays as it was
+    fused = fuse_rms_norms(block)
+    assert fused == int(cpu_has_flags() and platform.machine() == "x86_64")
+    assert isinstance(block[0], FusedRMSNorm) == bool(fused)
+    x = (torch.randn(*shape) * 3).to(torch.bfloat16)
+    with torch.no_grad():
+        assert torch.equal(block(x), reference(x))
+    assert fuse_rms_norms(nn.Sequential(copy.deepcopy(reference).float())) == 0  # float32: left alone
+
+
 @pytest.fixture(scope="module", params=DTYPES, ids=str)
 def tiny_in_dtype(request, tiny_model_dir):
     from emollm import EmoLLMForConditionalGeneration
@@ -176,6 +197,12 @@ def test_an_optimized_model_answers_as_the_plain_one(tiny_in_dtype):
     attention = {name: tower.config._attn_implementation for name, tower in model.towers.items()}
     assert set(attention.values()) == {TOWER_ATTENTION if dtype == torch.bfloat16 else "sdpa"}
     assert model.language_model.config._attn_implementation == DECODE_ATTENTION
+    from emollm.native_kernels import native_kernels
+    from emollm.rms_norm import FusedRMSNorm
+
+    fused_norms = [m for m in model.language_model.modules() if isinstance(m, FusedRMSNorm)]
+    assert len(fused_norms) == (2 * model.config.text_config.num_hidden_layers + 1
+                                if dtype == torch.bfloat16 and native_kernels() is not None else 0)
     torch.manual_seed(0)
     side = model.config.frame_config.image_size
     pixels = torch.randn(1, 4, 3, side, side)
