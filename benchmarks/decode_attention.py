@@ -1,5 +1,6 @@
 """One decoding step's attention, per layer, on a CPU: PyTorch's SDPA (transformers' `sdpa`), transformers'
-eager attention and `emollm.decode_attention` (what `emollm serve` runs), for nano-2b's heads (12
+eager attention, two matmuls around a float32 softmax (`emollm.decode_attention`'s path without our
+kernel) and `emollm.decode_attention` (what `emollm serve` runs), for nano-2b's heads (12
 query heads sharing 2 key/value heads of 128) over growing numbers of cached tokens. Prints a
 Markdown table of microseconds per call and per 28-layer token.
 
@@ -22,10 +23,11 @@ from torch import nn  # noqa: E402
 from transformers.integrations.sdpa_attention import sdpa_attention_forward  # noqa: E402
 from transformers.models.qwen2.modeling_qwen2 import eager_attention_forward  # noqa: E402
 
-from emollm.decode_attention import decode_matmul_attention  # noqa: E402
+from emollm.decode_attention import decode_matmul_attention, matmul_softmax_step  # noqa: E402
 
 HEADS, KV_HEADS, HEAD_DIM, LAYERS = 12, 2, 128, 28  # Qwen2.5-1.5B, the nano-2b preset's LLM
 FUNCTIONS = {"sdpa": sdpa_attention_forward, "eager": eager_attention_forward,
+             "two matmuls + softmax": lambda module, q, k, v, mask, scaling: (matmul_softmax_step(q, k, v, mask, scaling), None),
              "decode_matmul (served)": decode_matmul_attention}
 
 

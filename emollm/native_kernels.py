@@ -31,7 +31,7 @@ def cpu_has_flags() -> bool:
 
 @functools.cache
 def native_kernels():
-    """The compiled extension (`int4_matmul`, `int4_dequantize`, `int8_matmul`, `int8_unpack`, `rms_norm`), or None where it
+    """The compiled extension (`int4_matmul`, `int4_dequantize`, `int8_matmul`, `int8_unpack`, `rms_norm`, `decode_attention`), or None where it
     can't run. The same functions are registered as PyTorch operators (`torch.ops.emollm.*`), which
     `torch.compile` traces through without a graph break; `kernel_function` picks one or the other."""
     if platform.system() != "Linux" or platform.machine() not in ("x86_64", "AMD64") or not cpu_has_flags():
@@ -84,6 +84,15 @@ def _register_operators(kernel) -> None:
     @int8_unpack.register_fake
     def _(codes):
         return codes.new_empty(codes.shape[0] * codes.shape[2], codes.shape[1] * codes.shape[3], dtype=torch.bfloat16)
+
+    @torch.library.custom_op("emollm::decode_attention", mutates_args=())
+    def decode_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, mask: torch.Tensor | None,
+                         scaling: float) -> torch.Tensor:
+        return kernel.decode_attention(query, key, value, mask, scaling)
+
+    @decode_attention.register_fake
+    def _(query, key, value, mask, scaling):
+        return torch.empty_like(query)
 
     @torch.library.custom_op("emollm::rms_norm", mutates_args=())
     def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:

@@ -19,8 +19,10 @@
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 namespace {
 
@@ -189,6 +191,71 @@ void rms_norm_row(const uint16_t* x, const uint16_t* weight, uint16_t* out, int6
     out[i] = float_to_bf16(bf16_to_float(float_to_bf16(bf16_to_float(x[i]) * inverse_root)) * bf16_to_float(weight[i]));
 }
 
+// e^x for the arguments of a softmax (x <= 0): x = n ln2 + r, e^r by its Taylor series to r^6
+// (|r| <= ln2 / 2: relative error below 2e-7), times 2^n; below -87 (and -inf) exactly 0
+__attribute__((target("avx2,fma,avx512f,avx512bw")))
+inline __m512 exp_nonpositive(__m512 x) {
+  const __mmask16 representable = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.f), _CMP_GE_OQ);
+  x = _mm512_max_ps(x, _mm512_set1_ps(-87.f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);  // ln2 in two parts, for precision
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187045e-06f), r);
+  __m512 p = _mm512_set1_ps(1.f / 720);
+  for (const float c : {1.f / 120, 1.f / 24, 1.f / 6, 1.f / 2, 1.f, 1.f}) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c));
+  return _mm512_maskz_mov_ps(representable, _mm512_scalef_ps(p, n));
+}
+
+// one decoding step's attention of the `group` query heads that share key/value head `keys`/`values`
+// ([cached, head_dim] bf16): scores and softmax in float32, the output accumulated in float32
+__attribute__((target("avx2,fma,avx512f,avx512bw,avx512bf16")))
+void attend_one_kv_head(const uint16_t* queries, const uint16_t* keys, const uint16_t* values, const bool* mask,
+                        uint16_t* out, int64_t group, int64_t cached, int64_t head_dim, float scaling, float* scores) {
+  const int64_t chunks = head_dim / 32;
+  for (int64_t l = 0; l < cached; ++l) {
+    const uint16_t* key = keys + l * head_dim;
+    for (int64_t g = 0; g < group; ++g) {
+      if (mask != nullptr && !mask[l]) {
+        scores[g * cached + l] = -INFINITY;
+        continue;
+      }
+      __m512 dot = _mm512_setzero_ps();
+      for (int64_t c = 0; c < chunks; ++c)
+        dot = _mm512_dpbf16_ps(dot, (__m512bh)_mm512_loadu_si512(queries + g * head_dim + c * 32),
+                               (__m512bh)_mm512_loadu_si512(key + c * 32));
+      scores[g * cached + l] = _mm512_reduce_add_ps(dot) * scaling;
+    }
+  }
+  for (int64_t g = 0; g < group; ++g) {
+    float* row = scores + g * cached;
+    float highest = -INFINITY;
+    for (int64_t l = 0; l < cached; ++l) highest = std::max(highest, row[l]);
+    float total = 0.f;
+    int64_t l = 0;
+    if (highest != -INFINITY) {  // (a row that attends to nothing gets zeros)
+      __m512 sums = _mm512_setzero_ps();
+      for (; l + 16 <= cached; l += 16) {
+        const __m512 e = exp_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(row + l), _mm512_set1_ps(highest)));
+        _mm512_storeu_ps(row + l, e);
+        sums = _mm512_add_ps(sums, e);
+      }
+      total = _mm512_reduce_add_ps(sums);
+      for (; l < cached; ++l) total += (row[l] = std::exp(row[l] - highest));
+    }
+    const float inverse_total = total > 0.f ? 1.f / total : 0.f;
+    __m512 acc[8];  // head_dim <= 128: 8 vectors of 16
+    for (int64_t c = 0; c < head_dim / 16; ++c) acc[c] = _mm512_setzero_ps();
+    for (l = 0; l < cached; ++l) {
+      if (row[l] == 0.f) continue;  // masked (or negligible) positions add nothing
+      const __m512 weight = _mm512_set1_ps(row[l] * inverse_total);
+      for (int64_t c = 0; c < head_dim / 16; ++c)
+        acc[c] = _mm512_fmadd_ps(weight, widen_bf16(values + l * head_dim + c * 16), acc[c]);
+    }
+    for (int64_t c = 0; c < head_dim / 16; ++c)
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + g * head_dim + c * 16), (__m256i)_mm512_cvtneps_pbh(acc[c]));
+  }
+}
+
 struct Layout {
   int64_t tiles, blocks, groups, out_features;
 };
@@ -312,11 +379,48 @@ torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, doub
   return out;
 }
 
+// one decoding step's attention: query [batch, heads, head_dim], key and value [batch, kv_heads, cached,
+// head_dim] (bf16, contiguous, head_dim a multiple of 32 up to 128), mask [batch, cached] bool (true:
+// attend) or None -> [batch, heads, head_dim] bf16
+torch::Tensor decode_attention(const torch::Tensor& query, const torch::Tensor& key, const torch::Tensor& value,
+                               const c10::optional<torch::Tensor>& mask, double scaling) {
+  TORCH_CHECK(query.scalar_type() == torch::kBFloat16 && key.scalar_type() == torch::kBFloat16 &&
+                  value.scalar_type() == torch::kBFloat16, "query, key, value: bf16");
+  TORCH_CHECK(query.is_contiguous() && key.is_contiguous() && value.is_contiguous() && query.dim() == 3 &&
+                  key.dim() == 4 && key.sizes() == value.sizes(), "query [batch, heads, head_dim], key and value "
+              "[batch, kv_heads, cached, head_dim], contiguous");
+  const int64_t batch = query.size(0), heads = query.size(1), head_dim = query.size(2);
+  const int64_t kv_heads = key.size(1), cached = key.size(2);
+  TORCH_CHECK(key.size(0) == batch && key.size(3) == head_dim && heads % kv_heads == 0, "mismatched shapes");
+  TORCH_CHECK(head_dim % 32 == 0 && head_dim <= 128, "head_dim must be a multiple of 32 up to 128, got ", head_dim);
+  const bool* mask_data = nullptr;
+  if (mask.has_value()) {
+    TORCH_CHECK(mask->scalar_type() == torch::kBool && mask->is_contiguous() && mask->size(0) == batch &&
+                    mask->size(1) == cached, "mask: contiguous bool [batch, cached]");
+    mask_data = mask->data_ptr<bool>();
+  }
+  const int64_t group = heads / kv_heads;
+  auto out = torch::empty_like(query);
+  uint16_t* out_bits = reinterpret_cast<uint16_t*>(out.data_ptr<at::BFloat16>());
+  at::parallel_for(0, batch * kv_heads, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> scores(group * cached);
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t b = task / kv_heads, h = task % kv_heads;
+      attend_one_kv_head(bits(query) + (b * heads + h * group) * head_dim, bits(key) + task * cached * head_dim,
+                         bits(value) + task * cached * head_dim, mask_data ? mask_data + b * cached : nullptr,
+                         out_bits + (b * heads + h * group) * head_dim, group, cached, head_dim,
+                         static_cast<float>(scaling), scores.data());
+    }
+  });
+  return out;
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("supported", &supported, "whether this CPU has the instructions (AVX512-BF16, AVX512-BW)");
   m.def("int4_matmul", &matmul, "rows of bf16 x int4 weights -> bf16, one matrix-vector product per row");
   m.def("int4_dequantize", &dequantize, "int4 weights -> bf16 [rows, in_features]");
   m.def("int8_matmul", &int8_matmul, "rows of bf16 x int8 weights (a scale per row) -> bf16");
   m.def("int8_unpack", &int8_unpack, "int8 codes -> bf16 [rows, in_features], exactly");
+  m.def("decode_attention", &decode_attention, "one decoding step's attention, float32 softmax");
   m.def("rms_norm", &rms_norm, "RMSNorm of bf16 rows, rounded as transformers' RMSNorm rounds in bf16");
 }
