@@ -4,7 +4,7 @@
 A decoding step attends one query per sequence to the cached keys. PyTorch's CPU
 `scaled_dot_product_attention` (its flash kernel) spends far more on that than the arithmetic needs,
 and more the longer the cache. In bf16 with heads of up to 128 (where the CPU has AVX512-BF16) a
-step is one call of our kernel (`decode_attention` in emollm/kernels/weight_only_matvec.cpp: scores,
+step is one call of our kernel (`decode_attention` in emollm/kernels/cpu_kernels.cpp: scores,
 softmax and sums in float32); elsewhere two small matmuls around a float32 softmax (transformers'
 eager attention, without copying the keys and values for each query head). Per layer of nano-2b's
 LLM (12 query heads on 2 key/value heads, bf16, 2 cores; benchmarks/decode_attention.py), SDPA
@@ -66,7 +66,7 @@ def matmul_softmax_step(query: torch.Tensor, key: torch.Tensor, value: torch.Ten
 
 
 def kernel_takes(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, attention_mask) -> bool:
-    """Whether our kernel (`decode_attention` in emollm/kernels/weight_only_matvec.cpp) runs this step:
+    """Whether our kernel (`decode_attention` in emollm/kernels/cpu_kernels.cpp) runs this step:
     bf16, head_dim a multiple of 32 up to 128, the cache contiguous, a boolean mask or none."""
     return (query.dtype == key.dtype == value.dtype == torch.bfloat16 and query.shape[-1] % 32 == 0
             and query.shape[-1] <= 128 and key.is_contiguous() and value.is_contiguous()

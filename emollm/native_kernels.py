@@ -1,7 +1,8 @@
-"""Our int4 and int8 weight-only kernels for AVX512-BF16 (emollm/kernels/weight_only_matvec.cpp),
-compiled on first use with PyTorch's C++ extension builder and cached by it (`TORCH_EXTENSIONS_DIR`,
-default ~/.cache/torch_extensions; about 20-30 s once). Where they can't run (not an x86 CPU with
-AVX512-BF16 on Linux, no C++ compiler) `native_kernels()` is None and PyTorch's own kernels serve.
+"""Our CPU kernels for AVX512-BF16 (emollm/kernels/cpu_kernels.cpp: int4 / int8 weight-only products,
+decoding attention, RMSNorm), compiled by PyTorch's C++ extension builder (`make install`, else on
+first use) and cached by it (`TORCH_EXTENSIONS_DIR`, default ~/.cache/torch_extensions; about 20-30 s
+once). Where they can't run (not an x86 CPU with AVX512-BF16 on Linux, no C++ compiler)
+`native_kernels()` is None and PyTorch's own operations serve.
 
 The source's OpenMP loops run on PyTorch's own thread pool: the extension links libgomp, which the
 loader resolves to the copy torch already loaded (the same soname), so `torch.set_num_threads`
@@ -21,7 +22,7 @@ from emollm.dtypes import cpu_flags
 
 logger = logging.getLogger(__name__)
 
-SOURCE = Path(__file__).with_name("kernels") / "weight_only_matvec.cpp"
+SOURCE = Path(__file__).with_name("kernels") / "cpu_kernels.cpp"
 CPU_FLAGS = ("avx512bw", "avx512_bf16")  # /proc/cpuinfo's names
 
 
@@ -31,8 +32,8 @@ def cpu_has_flags() -> bool:
 
 @functools.cache
 def native_kernels():
-    """The compiled extension (`int4_matmul`, `int4_dequantize`, `int8_matmul`, `int8_unpack`, `rms_norm`, `decode_attention`), or None where it
-    can't run. The same functions are registered as PyTorch operators (`torch.ops.emollm.*`), which
+    """The compiled extension (`int4_matmul`, `int4_dequantize`, `int8_matmul`, `int8_unpack`,
+    `decode_attention`, `rms_norm`), or None where it can't run. The same functions are registered as PyTorch operators (`torch.ops.emollm.*`), which
     `torch.compile` traces through without a graph break; `kernel_function` picks one or the other."""
     if platform.system() != "Linux" or platform.machine() not in ("x86_64", "AMD64") or not cpu_has_flags():
         return None
@@ -40,7 +41,7 @@ def native_kernels():
         from torch.utils.cpp_extension import load
 
         # one build per torch version: a module built against another torch's headers must not load
-        name = "emollm_weight_only_matvec_torch" + "".join(c if c.isalnum() else "_" for c in torch.__version__)
+        name = "emollm_cpu_kernels_torch" + "".join(c if c.isalnum() else "_" for c in torch.__version__)
         kernel = load(name=name, sources=[str(SOURCE)], extra_cflags=["-O3", "-fopenmp"], extra_ldflags=["-fopenmp"])
     except Exception as error:  # no compiler, a failed build: the slower kernel still answers
         logger.warning("weight-only kernels for AVX512-BF16 could not be built (%s); PyTorch's are used", error)

@@ -1,4 +1,4 @@
-"""The LLM's RMSNorm in one call of our extension (`rms_norm` in emollm/kernels/weight_only_matvec.cpp),
+"""The LLM's RMSNorm in one call of our extension (`rms_norm` in emollm/kernels/cpu_kernels.cpp),
 for bf16 models on CPUs with AVX512-BF16.
 
 transformers' Llama-family RMSNorm is eight aten operations (a float32 copy, a square, a mean, an

@@ -159,7 +159,7 @@ class Int4WeightOnlyLinear(_WeightOnlyLinear):
 
 def pack_for_native_kernel(codes: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor) -> dict[str, torch.Tensor]:
     """int4 codes [rows, in_features] (0..15) and each group's scale and zero [rows, in_features / 32]
-    in the layout of emollm/kernels/weight_only_matvec.cpp (described there): tiles of 4 rows, 64-weight
+    in the layout of emollm/kernels/cpu_kernels.cpp (described there): tiles of 4 rows, 64-weight
     blocks of 32 bytes, bf16 scales and zeros."""
     rows, in_features = codes.shape
     tiles, blocks = rows // 4, in_features // 64

@@ -1,5 +1,12 @@
-// int4 and int8 weight-only matrix-vector products for decoding on x86 CPUs with AVX512-BF16. Written
-// here because no kernel this project can install does it near memory speed on a few cores:
+// CPU kernels for decoding on x86 CPUs with AVX512-BF16 (emollm/native_kernels.py builds and loads them):
+// - int4 and int8 weight-only matrix-vector products (emollm/weight_only.py), and the unpacking of
+//   their weights to bf16 for a prefill's GEMM;
+// - one decoding step's attention (emollm/decode_attention.py) and the LLM's RMSNorm
+//   (emollm/rms_norm.py) as single calls: in eager PyTorch each costs several operations whose
+//   dispatch outweighs their arithmetic at one token.
+//
+// The matrix-vector products are written here because no kernel this project can install does them
+// near memory speed on a few cores:
 // PyTorch's `_weight_int4pack_mm_for_cpu` converts every weight through float32 and is bound by that
 // arithmetic (about 65 G weights/s on 2 cores), its `_weight_int8pack_mm` read 25-29 GB/s here,
 // bitsandbytes' CPU gemv_4bit measured slower still, and torchao's VNNI kernels ship only in its CPU
