@@ -33,8 +33,9 @@ def cpu_has_flags() -> bool:
 @functools.cache
 def native_kernels():
     """The compiled extension (`int4_matmul`, `int4_dequantize`, `int8_matmul`, `int8_unpack`,
-    `decode_attention`, `rms_norm`), or None where it can't run. The same functions are registered as PyTorch operators (`torch.ops.emollm.*`), which
-    `torch.compile` traces through without a graph break; `kernel_function` picks one or the other."""
+    `decode_attention`, `rms_norm`), or None where it can't run. The same functions are registered
+    as PyTorch operators (`torch.ops.emollm.*`), which `torch.compile` traces through without a graph
+    break; `kernel_function` picks one or the other."""
     if platform.system() != "Linux" or platform.machine() not in ("x86_64", "AMD64") or not cpu_has_flags():
         return None
     try:
@@ -43,8 +44,8 @@ def native_kernels():
         # one build per torch version: a module built against another torch's headers must not load
         name = "emollm_cpu_kernels_torch" + "".join(c if c.isalnum() else "_" for c in torch.__version__)
         kernel = load(name=name, sources=[str(SOURCE)], extra_cflags=["-O3", "-fopenmp"], extra_ldflags=["-fopenmp"])
-    except Exception as error:  # no compiler, a failed build: the slower kernel still answers
-        logger.warning("weight-only kernels for AVX512-BF16 could not be built (%s); PyTorch's are used", error)
+    except Exception as error:  # no compiler, a failed build: PyTorch's slower operations still answer
+        logger.warning("our CPU kernels for AVX512-BF16 could not be built (%s); PyTorch's operations are used", error)
         return None
     if not kernel.supported():
         return None

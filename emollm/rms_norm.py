@@ -42,7 +42,5 @@ def fuse_rms_norms(module: nn.Module) -> int:
     if not targets or native_kernels() is None:  # (a float32 model never builds the kernels)
         return 0
     for name in targets:
-        parent_name, _, attribute = name.rpartition(".")
-        parent = module.get_submodule(parent_name) if parent_name else module
-        setattr(parent, attribute, FusedRMSNorm(getattr(parent, attribute)))
+        module.set_submodule(name, FusedRMSNorm(module.get_submodule(name)))
     return len(targets)

@@ -193,9 +193,7 @@ def replace_linear_layers(module: nn.Module, layer_for) -> tuple[int, list[str]]
     for name, linear in targets:
         if layers[name] is None or name in kept:
             continue
-        parent_name, _, attribute = name.rpartition(".")
-        parent = module.get_submodule(parent_name) if parent_name else module
-        setattr(parent, attribute, layers[name](linear))
+        module.set_submodule(name, layers[name](linear))
         replaced += 1
         if linear is output and getattr(getattr(module, "config", None), "tie_word_embeddings", False):
             module.config.tie_word_embeddings = False  # the output layer is no longer the embedding matrix

@@ -320,7 +320,10 @@ from emollm.allocator import huge_pages_for_tensors
 assert huge_pages_for_tensors()
 import torch
 weights = torch.ones(2**24)  # 64 MB
-print(open("/proc/self/smaps_rollup").read().split("AnonHugePages:")[1].split()[0])  # kB
+try:
+    print(open("/proc/self/smaps_rollup").read().split("AnonHugePages:")[1].split()[0])  # kB
+except OSError:  # no /proc (not Linux): no transparent huge pages either
+    print(0)
 """
 
 
@@ -332,14 +335,13 @@ def _transparent_huge_pages() -> str:
         return "absent"
 
 
-@pytest.mark.skipif(platform.system() != "Linux", reason="transparent huge pages and smaps are Linux's")
 def test_large_tensors_sit_on_huge_pages_in_the_commands_that_answer():
     out = subprocess.run([sys.executable, "-c", HUGE_PAGES_SCRIPT], capture_output=True, text=True, check=True,
                          env={k: v for k, v in os.environ.items() if k != "THP_MEM_ALLOC_ENABLE"})
     huge_kb = int(out.stdout.split()[-1])
     if _transparent_huge_pages() in ("madvise", "always"):  # as here and in CI
         assert huge_kb >= 32 * 1024  # at least half of the 64 MB tensor on 2 MB pages
-    else:  # the kernel gives none ("never"): the variable changes nothing, and nothing breaks
+    else:  # the kernel gives none ("never", or no Linux): the variable changes nothing, and nothing breaks
         assert huge_kb == 0
 
 
